@@ -1,0 +1,94 @@
+"""Typed readers for environment variables that fail loudly, naming the variable.
+
+Settings come from the environment only (see `.env.example`). Every reader raises
+`ImproperlyConfigured` with the variable's name and the offending value, so a bad
+deployment stops at start-up instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value, or the content of the file named by `<NAME>_FILE` (for secrets)."""
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {file_name!r}: {exc.strerror}") from exc
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}: expected a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: expected an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_path(name: str, default: Path) -> Path:
+    """A path; relative values are taken relative to the current directory."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return Path(raw).expanduser().resolve()
+
+
+def env_url(name: str, schemes: tuple[str, ...]) -> str:
+    """An optional URL whose scheme must be one of `schemes`; empty when unset."""
+    raw = os.environ.get(name, "").strip()
+    if raw and ("://" not in raw or raw.split("://", 1)[0] not in schemes):
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise ImproperlyConfigured(f"{name}: expected a URL starting with {allowed}, got {redact(raw)!r}")
+    return raw
+
+
+def ensure_writable_dir(name: str, path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}: cannot create directory {str(path)!r}: {exc.strerror}") from exc
+    if not os.access(path, os.W_OK):
+        raise ImproperlyConfigured(f"{name}: directory {str(path)!r} is not writable")
+    return path
+
+
+def redact(url: str) -> str:
+    """Hide the credentials part of a URL (`scheme://user:secret@host` -> `scheme://***@host`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

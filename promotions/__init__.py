@@ -1,0 +1,1 @@
+"""The GitOps Portal domain: catalogue, version matrix, promotions."""

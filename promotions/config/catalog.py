@@ -1,0 +1,175 @@
+"""The validated catalogue: repositories, ordered stages and how to find each application."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from promotions.config.schema import (
+    ApplicationConfig,
+    ApplicationsSection,
+    CatalogFile,
+    RepositoryConfig,
+    StageConfig,
+    render,
+)
+from promotions.errors import ConfigError
+from promotions.locators import Locator
+
+
+@dataclass(frozen=True)
+class StageFile:
+    """Where one application's version lives in one stage: a file path and a bound locator."""
+
+    path: str
+    locator: Locator
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    repository: str
+    files: dict[str, StageFile]  # by stage name; stages the app cannot be in are absent
+    discovered: bool = False
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: str
+    fingerprint: str
+    repositories: tuple[RepositoryConfig, ...]
+    stages: tuple[StageConfig, ...]
+    applications: ApplicationsSection
+    _discover: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False)
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
+
+    def repository(self, name: str) -> RepositoryConfig:
+        return next(repo for repo in self.repositories if repo.name == name)
+
+    def stage(self, name: str) -> StageConfig | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    @classmethod
+    def build(cls, model: CatalogFile, *, path: str, fingerprint: str, lines: dict) -> Catalog:
+        _check(model, path, lines)
+        discover = model.applications.discover
+        patterns = [discover] if isinstance(discover, str) else list(discover or [])
+        return cls(
+            path=path,
+            fingerprint=fingerprint,
+            repositories=tuple(model.repositories),
+            stages=tuple(model.stages),
+            applications=model.applications,
+            _discover=tuple((p, _pattern_regex(p)) for p in patterns),
+        )
+
+    def default_repository(self) -> str | None:
+        if self.applications.defaults.repository:
+            return self.applications.defaults.repository
+        return self.repositories[0].name if len(self.repositories) == 1 else None
+
+    def applications_in(self, repository: str, paths: Iterable[str]) -> list[AppSpec]:
+        """Every application of `repository`: the listed items plus those discovered in `paths`."""
+        items = {item.name: item for item in self.applications.items}
+        specs = {
+            item.name: self._spec(item.name, item, discovered=False)
+            for item in self.applications.items
+            if (item.repository or self.default_repository()) == repository
+        }
+        if self._discover and self.default_repository() == repository:
+            for name, pattern in self._discovered(paths).items():
+                if name not in specs and name not in items:
+                    specs[name] = self._spec(name, None, discovered=True, pattern=pattern)
+        return sorted(specs.values(), key=lambda spec: spec.name)
+
+    def _discovered(self, paths: Iterable[str]) -> dict[str, str]:
+        stages = set(self.stage_names)
+        found: dict[str, str] = {}
+        for path in paths:
+            for pattern, regex in self._discover:
+                match = regex.match(path)
+                stage = match.groupdict().get("stage") if match else None
+                if match and (stage is None or stage in stages):
+                    found.setdefault(match["app"], pattern)
+        return found
+
+    def _spec(self, name: str, item: ApplicationConfig | None, *, discovered: bool, pattern: str = "") -> AppSpec:
+        defaults = self.applications.defaults
+        base_path = (item and item.path) or defaults.path or pattern
+        base_version = (item and item.version) or defaults.version
+        assert base_path and base_version, "checked when the catalogue was loaded"
+        files = {}
+        for stage in self.stage_names:
+            if item and item.stages is not None and stage not in item.stages:
+                continue
+            override = item.overrides.get(stage) if item else None
+            path = (override and override.path) or base_path
+            version = (override and override.version) or base_version
+            files[stage] = StageFile(render(path, app=name, stage=stage), version.bind(app=name, stage=stage))
+        repository = (item and item.repository) or self.default_repository()
+        assert repository
+        return AppSpec(name=name, repository=repository, files=files, discovered=discovered)
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    regex = re.escape(pattern).replace(r"\{app\}", "(?P<app>[^/]+)", 1).replace(r"\{stage\}", "(?P<stage>[^/]+)", 1)
+    return re.compile(regex.replace(r"\{app\}", "(?P=app)").replace(r"\{stage\}", "(?P=stage)") + "$")
+
+
+def _check(model: CatalogFile, path: str, lines: dict) -> None:
+    """Cross-references the schema alone cannot check: names must be declared and unique."""
+
+    def fail(loc: tuple, message: str) -> None:
+        known = max((loc[:i] for i in range(len(loc) + 1) if loc[:i] in lines), key=len)
+        raise ConfigError(path, lines[known], message)
+
+    repos = [r.name for r in model.repositories]
+    stages = [s.name for s in model.stages]
+    for section, names in (("repositories", repos), ("stages", stages)):
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                fail((section, i, "name"), f"{section}[{i}]: duplicate name {name!r}")
+    apps = model.applications
+    defaults = apps.defaults
+    if defaults.repository and defaults.repository not in repos:
+        fail(("applications", "defaults", "repository"), _unknown("repository", defaults.repository, repos))
+    if apps.discover and not defaults.version:
+        fail(("applications", "discover"), "discover needs applications.defaults.version (how to read the version)")
+    if apps.discover and not defaults.repository and len(repos) > 1:
+        fail(("applications", "discover"), "discover needs applications.defaults.repository when there are several")
+    seen: set[str] = set()
+    for i, item in enumerate(apps.items):
+        loc = ("applications", "items", i)
+        if item.name in seen:
+            fail((*loc, "name"), f"applications.items[{i}]: duplicate application {item.name!r}")
+        seen.add(item.name)
+        _check_item(item, loc, repos, stages, defaults, fail)
+
+
+def _check_item(item, loc, repos, stages, defaults, fail) -> None:  # type: ignore[no-untyped-def]
+    where = f"application {item.name!r}"
+    repository = item.repository or defaults.repository or (repos[0] if len(repos) == 1 else None)
+    if repository is None:
+        fail(loc, f"{where}: no repository (set it, or applications.defaults.repository)")
+    if repository not in repos:
+        fail((*loc, "repository"), f"{where}: " + _unknown("repository", repository, repos))
+    for i, stage in enumerate(item.stages or []):
+        if stage not in stages:
+            fail((*loc, "stages", i), f"{where}: " + _unknown("stage", stage, stages))
+    for stage in item.overrides:
+        if stage not in stages:
+            fail((*loc, "overrides", stage), f"{where}: overrides " + _unknown("stage", stage, stages))
+    for stage in [s for s in stages if item.stages is None or s in item.stages]:
+        override = item.overrides.get(stage)
+        if not ((override and override.path) or item.path or defaults.path):
+            fail(loc, f"{where}: no path for stage {stage!r} (set path, or applications.defaults.path)")
+        if not ((override and override.version) or item.version or defaults.version):
+            fail(loc, f"{where}: no version locator for stage {stage!r} (set version, or defaults.version)")
+
+
+def _unknown(what: str, name: str, declared: list[str]) -> str:
+    return f"{what} {name!r} is not declared (declared: {', '.join(declared)})"
