@@ -163,6 +163,12 @@ def _cell(app: AppSpec, stage: str, sf: StageFile, result: Result, change: Chang
     )
 
 
+def cached_results(*, cache_dir: Path, repository: str) -> dict[str, Result]:
+    """Locator results remembered from the last read of `repository` (empty if none)."""
+    cached = _cache_load(cache_dir / f"{repository}.json")
+    return cached.results if cached else {}
+
+
 def _cache_load(path: Path) -> RepositorySnapshot | None:
     try:
         data = json.loads(path.read_bytes())

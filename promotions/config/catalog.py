@@ -86,6 +86,15 @@ class Catalog:
                     specs[name] = self._spec(name, None, discovered=True, pattern=pattern)
         return sorted(specs.values(), key=lambda spec: spec.name)
 
+    def application(self, name: str, repository: str) -> AppSpec | None:
+        """How to read one application: its item, or the defaults if it can be discovered."""
+        item = next((i for i in self.applications.items if i.name == name), None)
+        if item is not None:
+            return self._spec(name, item, discovered=False)
+        if self._discover and self.default_repository() == repository:
+            return self._spec(name, None, discovered=True, pattern=self._discover[0][0])
+        return None
+
     def _discovered(self, paths: Iterable[str]) -> dict[str, str]:
         stages = set(self.stage_names)
         found: dict[str, str] = {}

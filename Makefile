@@ -1,0 +1,50 @@
+# GitOps Portal: `make run` (the product on embedded defaults, with demo data) and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+# `make run` uses the embedded defaults: SQLite and clones under ./var, DEBUG on.
+export DEBUG ?= true
+
+.PHONY: run test lint fmt check bench lock clean
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $@
+
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+	@echo "GitOps Portal on http://$(HOST):$(PORT)/ (sign in as alice, bob or carol: see above)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed lint check
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: $(VENV)/.installed
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+check: $(VENV)/.installed
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_matrix.py
+
+# Re-pin every dependency after editing pyproject.toml.
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
+	  --index-url https://pypi.org/simple -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,272 @@
+"""The demo: a local GitOps repository with 3 stages and 8 applications in every common
+layout, a believable history, its catalogue, and three users."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sandbox.gitrepo import Author, RepoBuilder
+
+STAGES = ("dev", "staging", "production")
+USERS = {  # username: (password, group, role shown in the README)
+    "alice": ("alice-demo-pw", "developers", "developer"),
+    "bob": ("bob-demo-pw", "release-managers", "release manager"),
+    "carol": ("carol-demo-pw", "viewers", "viewer"),
+}
+AUTHORS = [
+    Author("Alice Martin", "alice@acme.example"),
+    Author("Bob Okafor", "bob@acme.example"),
+    Author("Dave Chen", "dave@acme.example"),
+    Author("Erin Novak", "erin@acme.example"),
+    Author("release-bot", "release-bot@acme.example"),
+]
+
+CATALOGUE = """\
+# GitOps Portal catalogue for the demo repository (written by `manage.py demo`).
+repositories:
+  - name: platform
+    url: {url}
+    branch: main
+    provider: local
+stages:
+  - name: dev
+    promotion: {{mode: commit}}
+  - name: staging
+    promotion: {{mode: commit}}
+  - name: production
+    promotion: {{mode: pull_request, approvals: 1, approvers: [release-managers]}}
+applications:
+  defaults:
+    repository: platform
+    path: "{{stage}}/{{app}}/kustomization.yaml"
+    version: {{kind: kustomize-image, image: "ghcr.io/acme/{{app}}"}}
+    live: {{selector: "app.kubernetes.io/name={{app}}"}}
+  # Every folder <stage>/<app>/kustomization.yaml is an application (web, api, checkout).
+  discover: "{{stage}}/{{app}}/kustomization.yaml"
+  items:
+    - name: gateway            # one kustomize overlay per stage, several images in it
+      path: "env/{{stage}}/kustomization.yaml"
+    - name: billing            # Helm values, one folder per stage inside the app
+      path: "apps/billing/{{stage}}/values.yaml"
+      version: {{kind: helm-values, key: image.tag}}
+    - name: cert-manager       # Flux HelmRelease patch per stage; the chart version may be a range
+      path: "apps/{{stage}}/cert-manager-values.yaml"
+      version: {{kind: helmrelease-chart}}
+    - name: search             # plain Deployment with a sidecar, image from a registry with a port
+      path: "apps/search/{{stage}}/deployment.yaml"
+      version: {{kind: image, container: search}}
+    - name: notifications      # a HelmRelease with inline values: a generic path
+      path: "apps/{{stage}}/notifications.yaml"
+      version: {{kind: yaml-path, path: spec.values.image.tag}}
+"""
+
+
+def kustomization(app: str, stage: str, version: str, replicas: int) -> str:
+    return f"""apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: {app}-{stage}
+resources:
+  - ../../base/{app}
+images:
+  - name: ghcr.io/acme/{app}
+    newTag: "{version}"
+replicas:
+  - name: {app}
+    count: {replicas}
+"""
+
+
+def gateway_overlay(stage: str, version: str, replicas: int) -> str:
+    return f"""# Edge gateway overlay for {stage}
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../base/gateway
+images:
+  - name: docker.io/library/nginx
+    newTag: 1.27.2-alpine
+  - name: ghcr.io/acme/gateway
+    newTag: {version}
+replicas:
+  - name: gateway
+    count: {replicas}
+"""
+
+
+def billing_values(stage: str, version: str, replicas: int) -> str:
+    return f"""# Billing service: Helm values for {stage}
+replicaCount: {replicas}
+image:
+  repository: ghcr.io/acme/billing
+  tag: "{version}"
+  pullPolicy: IfNotPresent
+resources:
+  requests: {{cpu: 100m, memory: 256Mi}}
+"""
+
+
+def cert_manager_release(stage: str, version: str, replicas: int) -> str:
+    return f"""apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: cert-manager
+  namespace: cert-manager
+spec:
+  interval: 30m
+  chart:
+    spec:
+      chart: cert-manager
+      version: "{version}"
+      sourceRef:
+        kind: HelmRepository
+        name: jetstack
+  values:
+    installCRDs: true
+    replicaCount: {replicas}
+"""
+
+
+def search_deployment(stage: str, version: str, replicas: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: search
+  labels: {{app.kubernetes.io/name: search}}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app.kubernetes.io/name: search}}
+  template:
+    metadata:
+      labels: {{app.kubernetes.io/name: search}}
+    spec:
+      containers:
+        - name: envoy
+          image: docker.io/envoyproxy/envoy:v1.31.2
+        - name: search
+          image: registry.acme.internal:5000/acme/search:{version}
+          ports: [{{containerPort: 9200}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: search
+spec:
+  selector: {{app.kubernetes.io/name: search}}
+  ports: [{{port: 80, targetPort: 9200}}]
+"""
+
+
+def notifications_release(stage: str, version: str, replicas: int) -> str:
+    return f"""apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: notifications
+  namespace: notifications-{stage}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: ./charts/notifications
+      sourceRef: {{kind: GitRepository, name: platform}}
+  values:
+    replicaCount: {replicas}
+    image:
+      repository: ghcr.io/acme/notifications
+      tag: {version}
+"""
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    name: str
+    versions: tuple[str, ...]
+    render: object  # (stage, version, replicas) -> str
+    path: str  # with {stage}
+    stages: tuple[str, ...] = STAGES
+
+
+def _discovered(app: str) -> object:
+    return lambda stage, version, replicas: kustomization(app, stage, version, replicas)
+
+
+APPS = [
+    DemoApp("web", ("1.2.0", "1.3.0", "1.3.1", "1.4.0", "1.4.2"), _discovered("web"), "{stage}/web/kustomization.yaml"),
+    DemoApp("api", ("2.7.0", "2.8.0", "2.8.1", "2.9.0"), _discovered("api"), "{stage}/api/kustomization.yaml"),
+    DemoApp("checkout", ("0.1.0", "0.2.0", "0.3.0"), _discovered("checkout"), "{stage}/checkout/kustomization.yaml",
+            ("dev", "staging")),
+    DemoApp("gateway", ("3.0.1", "3.1.0", "3.2.0"), gateway_overlay, "env/{stage}/kustomization.yaml"),
+    DemoApp("billing", ("5.11.0", "5.12.0", "5.12.3", "5.13.0"), billing_values, "apps/billing/{stage}/values.yaml"),
+    DemoApp("cert-manager", ("v1.14.4", "v1.14.5", "v1.15.3"), cert_manager_release,
+            "apps/{stage}/cert-manager-values.yaml"),
+    DemoApp("search", ("8.12.0", "8.13.1", "8.14.0"), search_deployment, "apps/search/{stage}/deployment.yaml"),
+    DemoApp("notifications", ("1.0.4", "1.1.0", "1.2.0", "1.2.1"), notifications_release,
+            "apps/{stage}/notifications.yaml"),
+]
+BASE = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  labels: {{app.kubernetes.io/name: {app}}}\n"
+
+
+def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = None) -> Path:
+    """Create the demo repository and catalogue under `data_dir/demo` (idempotent).
+
+    Returns the catalogue path. An existing repository is kept as it is unless `reset`.
+    """
+    root = data_dir / "demo"
+    if reset and root.exists():
+        shutil.rmtree(root)
+    builder = RepoBuilder(root / "platform.git")
+    if builder.head() is None:
+        _history(builder, now or datetime.now(UTC))
+    config = root / "gitops-portal.yaml"
+    config.write_text(CATALOGUE.format(url=builder.url))
+    return config
+
+
+def _history(builder: RepoBuilder, now: datetime) -> None:
+    rng = random.Random(20261124)
+    start = now - timedelta(days=70)
+    state = {(app.name, stage): (app.versions[0], 2) for app in APPS for stage in app.stages}
+    first = {f"base/{app.name}/deployment.yaml": BASE.format(app=app.name) for app in APPS}
+    first |= {_path(app, stage): _render(app, stage, *state[app.name, stage]) for app in APPS for stage in app.stages}
+    builder.commit(first, "Bootstrap the platform repository", author=AUTHORS[1], date=start)
+    for when, app, stage, version, message, author in sorted(_events(rng, start, now), key=lambda e: e[0]):
+        current, replicas = state[app.name, stage]
+        state[app.name, stage] = (version, replicas) if version else (current, replicas + 1)
+        files = {_path(app, stage): _render(app, stage, *state[app.name, stage])}
+        builder.commit(files, message, author=author, date=when)
+
+
+def _path(app: DemoApp, stage: str) -> str:
+    return app.path.format(stage=stage)
+
+
+def _render(app: DemoApp, stage: str, version: str, replicas: int) -> str:
+    return app.render(stage, version, replicas)  # type: ignore[operator]
+
+
+def _events(rng: random.Random, start: datetime, now: datetime) -> list[tuple]:
+    """Releases flowing dev -> staging -> production, plus scaling changes that are not releases."""
+    events: list[tuple] = []
+    for app in APPS:
+        step = (now - start) / (len(app.versions) + 0.5)
+        for n, version in enumerate(app.versions[1:], start=1):
+            newest = n == len(app.versions) - 1
+            released = now - timedelta(days=rng.uniform(0.3, 6)) if newest else start + step * n
+            # The newest release has not gone everywhere yet: the backlog the dashboard shows.
+            reach = rng.choice((1, 2, 2, 3)) if newest else len(app.stages)
+            delay = timedelta()
+            for stage in app.stages[:reach]:
+                when = released + delay
+                if when > now - timedelta(minutes=30):
+                    break
+                verb, author = ("Release", AUTHORS[4]) if stage == "dev" else ("Promote", rng.choice(AUTHORS[:4]))
+                events.append((when, app, stage, version, f"{verb} {app.name} {version} to {stage}", author))
+                delay += timedelta(days=rng.uniform(0.5, 4))
+        stage = rng.choice(app.stages)
+        when = start + (now - start) * rng.uniform(0.2, 0.95)
+        events.append((when, app, stage, None, f"Scale {app.name} up in {stage}", rng.choice(AUTHORS[:4])))
+    return events

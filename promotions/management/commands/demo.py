@@ -1,0 +1,35 @@
+"""`manage.py demo`: a demo GitOps repository, its catalogue and three users (idempotent)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand
+
+from promotions.config import catalog_load
+from promotions.demo import USERS, demo_build
+from promotions.services import matrix_refresh
+
+
+class Command(BaseCommand):
+    help = "Create (or keep) the demo repository, catalogue and users, then read the matrix."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--reset", action="store_true", help="rebuild the demo repository from scratch")
+
+    def handle(self, *args, reset: bool = False, **options):  # type: ignore[no-untyped-def]
+        config = demo_build(data_dir=settings.DATA_DIR, reset=reset)
+        for username, (password, group_name, _role) in USERS.items():
+            user, _ = User.objects.get_or_create(username=username)
+            user.set_password(password)
+            user.save()
+            user.groups.add(Group.objects.get_or_create(name=group_name)[0])
+        report = matrix_refresh(catalog=catalog_load(config))
+        self.stdout.write(f"Demo catalogue: {config}")
+        if config.resolve() != settings.GITOPS_PORTAL_CONFIG:
+            self.stdout.write(f"  (the portal reads {settings.GITOPS_PORTAL_CONFIG}; set GITOPS_PORTAL_CONFIG={config})")
+        for name, error in report.errors.items():
+            self.stderr.write(f"  {name}: {error}")
+        self.stdout.write("Users (username / password):")
+        for username, (password, _group, role) in USERS.items():
+            self.stdout.write(f"  {username:6} / {password}   ({role})")

@@ -1,0 +1,73 @@
+"""`manage.py matrix [--config FILE] [--json]`: every application's version per stage, from Git.
+
+Exit 0 when the matrix was read (error cells included); exit 2 with a one-line message
+on stderr for a broken catalogue or an unreachable repository.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from promotions.config import catalog_load
+from promotions.errors import ConfigError
+from promotions.matrix import matrix_document, matrix_read_git
+
+
+class Command(BaseCommand):
+    help = "Print every application's version per stage folder, read from Git."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
+        parser.add_argument("--json", action="store_true", help="print the matrix as one JSON document")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            catalog = catalog_load(options["config"] or settings.GITOPS_PORTAL_CONFIG)
+        except ConfigError as exc:
+            self._fail(str(exc))
+        reads = matrix_read_git(catalog=catalog)
+        failed = [read.error for read in reads if read.error]
+        if failed:
+            self._fail(failed[0])
+        document = matrix_document(catalog=catalog, reads=reads)
+        if options["json"]:
+            self.stdout.write(json.dumps(document, indent=2))
+        else:
+            self.stdout.write(render_table(document))
+
+    def _fail(self, message: str) -> None:
+        self.stderr.write(f"error: {message}")
+        sys.exit(2)
+
+
+def render_table(document: dict[str, Any]) -> str:
+    """A plain-text table; `*` marks a version that differs from the stage before it."""
+    stages = document["stages"]
+    rows = [["APPLICATION", *(s.upper() for s in stages)]]
+    problems = []
+    for app in document["applications"]:
+        row, upstream = [app["name"]], None
+        for stage in stages:
+            cell = app["stages"].get(stage) or {}
+            version = cell.get("version")
+            if cell.get("error"):
+                row.append("ERROR")
+                problems.append(f"  {app['name']}/{stage}: {cell['error']}")
+            elif version is None:
+                row.append("-")
+            else:
+                row.append(version + ("*" if upstream and version != upstream else ""))
+                upstream = version
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(value.ljust(width) for value, width in zip(r, widths, strict=True)).rstrip() for r in rows]
+    commits = ", ".join(f"{r['name']}@{(r['commit'] or '?')[:10]}" for r in document["repositories"])
+    lines += ["", f"{len(document['applications'])} applications · {commits} · * differs from the stage before"]
+    if problems:
+        lines += ["", "Errors:", *problems]
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""Reads for the pages: built from what `services.matrix_refresh` stored, in a constant
+number of queries whatever the number of applications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.utils import timezone
+
+from promotions.config import Catalog
+from promotions.models import RepositoryState, StageVersion
+
+
+@dataclass(frozen=True)
+class DashboardCell:
+    stage: str
+    version: str | None
+    error: str | None
+    absent: bool
+    behind: bool
+    age: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    application: str
+    repository: str
+    cells: list[DashboardCell]
+
+    @property
+    def behind(self) -> bool:
+        return any(cell.behind for cell in self.cells)
+
+
+@dataclass
+class Dashboard:
+    stages: list[str]
+    rows: list[DashboardRow]
+    repositories: list[RepositoryState]
+    total: int
+    stale: bool
+    columns: list[tuple[str, int]] = field(default_factory=list)  # (stage, how many apps lag it)
+
+
+def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = False) -> Dashboard:
+    """Applications × stages with each cell's version, age and whether it lags the stage before."""
+    now = timezone.now()
+    stages = catalog.stage_names
+    states = list(RepositoryState.objects.all())
+    cells = StageVersion.objects.filter(stage__in=stages).order_by("application")
+    if query.strip():
+        cells = cells.filter(application__icontains=query.strip())
+    rows = [_row(app, list(group), stages, now) for app, group in groupby(cells, key=lambda c: c.application)]
+    columns = [(stage, sum(row.cells[i].behind for row in rows)) for i, stage in enumerate(stages)]
+    total = len(rows)
+    if behind_only:
+        rows = [row for row in rows if row.behind]
+    return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns)
+
+
+def _row(application: str, cells: list[StageVersion], stages: list[str], now: datetime) -> DashboardRow:
+    by_stage = {cell.stage: cell for cell in cells}
+    out: list[DashboardCell] = []
+    upstream: tuple[str, str] | None = None  # (stage, version) of the nearest earlier stage with a version
+    for stage in stages:
+        cell = by_stage.get(stage)
+        version = cell.version if cell else None
+        lags = upstream if version and upstream and version != upstream[1] else None
+        out.append(_cell(stage, cell, lags, now))
+        upstream = (stage, version) if version else upstream
+    return DashboardRow(application, cells[0].repository, out)
+
+
+def _cell(stage: str, cell: StageVersion | None, lags: tuple[str, str] | None, now: datetime) -> DashboardCell:
+    if cell is None or cell.path is None:
+        return DashboardCell(stage, None, None, True, False, "", "not in this stage")
+    title = cell.error or f"{cell.path}:{cell.line}"
+    if cell.commit and cell.changed_at:
+        title += f"\n{cell.commit[:10]} {cell.subject}\n{cell.author}, {cell.changed_at:%Y-%m-%d %H:%M %Z}"
+    if lags:
+        title += f"\ndiffers from {lags[0]} ({lags[1]})"
+    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), age(cell.changed_at, now), title)
+
+
+def age(when: datetime | None, now: datetime) -> str:
+    """A compact age: 45s, 12m, 5h, 3d, 7w, 4mo, 2y."""
+    if when is None:
+        return ""
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("y", 365 * 86400), ("mo", 30 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size * (2 if unit in ("y", "mo", "w") else 1):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _stale(catalog: Catalog, states: list[RepositoryState], now: datetime) -> bool:
+    """True when some repository was never read, was read with another catalogue, or long ago."""
+    by_name = {state.name: state for state in states}
+    limit = now - timedelta(seconds=settings.GITOPS_PORTAL_GIT_REFRESH_SECONDS)
+    for repo in catalog.repositories:
+        state = by_name.get(repo.name)
+        if state is None or state.fingerprint != catalog.fingerprint:
+            return True
+        checked = state.checked_at or state.read_at
+        if checked is None or checked < limit:
+            return True
+    return False
+
+
+def application_cells_get(*, name: str) -> list[StageVersion]:
+    return list(StageVersion.objects.filter(application=name))

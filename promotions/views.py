@@ -1,0 +1,91 @@
+"""Pages. Each view parses input, calls one selector or service, and renders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from promotions.config import Catalog, catalog_get
+from promotions.errors import ConfigError, PortalError
+from promotions.history import application_history_get
+from promotions.models import RepositoryState
+from promotions.selectors import application_cells_get, dashboard_get
+from promotions.services import matrix_refresh
+
+View = Callable[..., HttpResponse]
+
+
+def with_catalog(view: View) -> View:
+    """Load the catalogue (cached by file stamp); a broken one gets a page saying where."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+        except ConfigError as exc:
+            context = {"error": exc, "config_path": settings.GITOPS_PORTAL_CONFIG}
+            return render(request, "promotions/config_error.html", context, status=503)
+        return view(request, catalog, *args, **kwargs)
+
+    return wrapper
+
+
+def _matrix_response(request: HttpRequest, catalog: Catalog, *, refreshed: bool = False) -> HttpResponse:
+    params = request.POST if request.method == "POST" else request.GET
+    query, behind = params.get("q", ""), params.get("behind") == "1"
+    board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
+    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed}
+    partial = request.htmx and not request.htmx.boosted
+    template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+@with_catalog
+def dashboard(request: HttpRequest, catalog: Catalog) -> HttpResponse:
+    return _matrix_response(request, catalog)
+
+
+@require_POST
+@login_required
+@with_catalog
+def refresh(request: HttpRequest, catalog: Catalog) -> HttpResponse:
+    """Re-read Git now (fetch; unchanged commits are served from the cache)."""
+    report = matrix_refresh(catalog=catalog)
+    if request.htmx:
+        return _matrix_response(request, catalog, refreshed=True)
+    for name, error in report.errors.items():
+        messages.error(request, f"{name}: {error}")
+    return redirect("dashboard")
+
+
+@require_GET
+@login_required
+@with_catalog
+def application_detail(request: HttpRequest, catalog: Catalog, name: str) -> HttpResponse:
+    cells = {cell.stage: cell for cell in application_cells_get(name=name)}
+    if not cells:
+        raise Http404(f"No application named {name!r} in the matrix.")
+    repository = next(iter(cells.values())).repository
+    state = RepositoryState.objects.filter(name=repository).first()
+    history, history_error = {}, None
+    try:
+        history = application_history_get(
+            catalog=catalog, name=name, repository=repository, commit=state.commit if state else ""
+        )
+    except PortalError as exc:
+        history_error = str(exc)
+    stages = [
+        {"name": stage, "cell": cells.get(stage), "history": history.get(stage, [])} for stage in catalog.stage_names
+    ]
+    context = {"name": name, "repository": repository, "state": state, "stages": stages, "history_error": history_error}
+    return render(request, "promotions/application.html", context)
