@@ -37,15 +37,24 @@ def parse_documents(text: str | bytes) -> list[Node]:
     try:
         return [node for node in yaml.compose_all(text, Loader=_Loader) if node is not None]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        return _raise(problem or "invalid YAML", mark.line + 1 if mark else None)
+        raise YAMLReadError(*describe_yaml_error(exc, text)) from None
     except yaml.YAMLError as exc:
-        return _raise(f"invalid YAML: {exc}", None)
+        raise YAMLReadError(str(exc), None) from None
 
 
-def _raise(message: str, line: int | None) -> list[Node]:
-    raise YAMLReadError(message, line)
+def describe_yaml_error(exc: yaml.MarkedYAMLError, text: str | bytes) -> tuple[str, int | None]:
+    """A one-line message and the 1-based line of a YAML syntax error (never past the last line)."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    last_line = text.count(newline) + (0 if text.endswith(newline) else 1)  # type: ignore[arg-type]
+
+    def line(mark: yaml.Mark | None) -> int | None:
+        return max(1, min(mark.line + 1, last_line)) if mark else None
+
+    message = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem:
+        where = f" started on line {line(exc.context_mark)}" if exc.context_mark else ""
+        message = f"{exc.problem} ({exc.context}{where})"
+    return message, line(exc.problem_mark or exc.context_mark)
 
 
 def line_of(node: Node) -> int:
@@ -145,6 +154,8 @@ def parse_path(text: str) -> tuple[Step, ...]:
             if not expect_key:
                 raise PathSyntaxError(f"expected '.' or '[' at position {pos + 1} in path {text!r}")
             end = min((i for i in (text.find(".", pos), text.find("[", pos)) if i >= 0), default=n)
+            if "]" in text[pos:end]:
+                raise PathSyntaxError(f"unexpected ']' in path {text!r}")
             steps.append(Step(key=text[pos:end]))
             pos, expect_key = end, False
     if not steps or expect_key:

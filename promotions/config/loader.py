@@ -18,6 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from promotions.config.catalog import Catalog
 from promotions.config.schema import LOCATOR_KINDS, CatalogFile
 from promotions.errors import ConfigError
+from promotions.yamlnodes import describe_yaml_error
 
 Loc = tuple[str | int, ...]
 
@@ -73,9 +74,8 @@ def _compose(text: str, path: str) -> MappingNode:
     try:
         root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise ConfigError(path, mark.line + 1 if mark else None, f"invalid YAML: {problem}") from None
+        message, line = describe_yaml_error(exc, text)
+        raise ConfigError(path, line, f"invalid YAML: {message}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, None, f"invalid YAML: {exc}") from None
     if root is None:
@@ -107,7 +107,9 @@ def _line_map(root: Node, path: str) -> dict[Loc, int]:
 
 
 def _first_error(exc: pydantic.ValidationError, lines: dict[Loc, int], path: str) -> ConfigError:
-    error = exc.errors(include_url=False)[0]
+    # A misspelt key usually explains the rest (e.g. a "missing" key): report it first.
+    errors = exc.errors(include_url=False)
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc: Loc = tuple(error["loc"])
     # Tagged unions put the tag (e.g. 'yaml-path') into the location: keep only real keys.
     shown: Loc = ()

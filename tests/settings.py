@@ -1,0 +1,13 @@
+"""Test settings: the real settings module, fed a test environment first."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("GITOPS_PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="gitops-portal-tests-"))
+
+from gitops_portal.settings import *  # noqa: E402,F403
+
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
