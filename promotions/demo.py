@@ -195,17 +195,40 @@ def _discovered(app: str) -> object:
 
 
 APPS = [
-    DemoApp("web", ("1.2.0", "1.3.0", "1.3.1", "1.4.0", "1.4.2"), _discovered("web"), "{stage}/web/kustomization.yaml"),
+    DemoApp(
+        "web",
+        ("1.2.0", "1.3.0", "1.3.1", "1.4.0", "1.4.2"),
+        _discovered("web"),
+        "{stage}/web/kustomization.yaml",
+    ),
     DemoApp("api", ("2.7.0", "2.8.0", "2.8.1", "2.9.0"), _discovered("api"), "{stage}/api/kustomization.yaml"),
-    DemoApp("checkout", ("0.1.0", "0.2.0", "0.3.0"), _discovered("checkout"), "{stage}/checkout/kustomization.yaml",
-            ("dev", "staging")),
+    DemoApp(
+        "checkout",
+        ("0.1.0", "0.2.0", "0.3.0"),
+        _discovered("checkout"),
+        "{stage}/checkout/kustomization.yaml",
+        ("dev", "staging"),
+    ),
     DemoApp("gateway", ("3.0.1", "3.1.0", "3.2.0"), gateway_overlay, "env/{stage}/kustomization.yaml"),
-    DemoApp("billing", ("5.11.0", "5.12.0", "5.12.3", "5.13.0"), billing_values, "apps/billing/{stage}/values.yaml"),
-    DemoApp("cert-manager", ("v1.14.4", "v1.14.5", "v1.15.3"), cert_manager_release,
-            "apps/{stage}/cert-manager-values.yaml"),
+    DemoApp(
+        "billing",
+        ("5.11.0", "5.12.0", "5.12.3", "5.13.0"),
+        billing_values,
+        "apps/billing/{stage}/values.yaml",
+    ),
+    DemoApp(
+        "cert-manager",
+        ("v1.14.4", "v1.14.5", "v1.15.3"),
+        cert_manager_release,
+        "apps/{stage}/cert-manager-values.yaml",
+    ),
     DemoApp("search", ("8.12.0", "8.13.1", "8.14.0"), search_deployment, "apps/search/{stage}/deployment.yaml"),
-    DemoApp("notifications", ("1.0.4", "1.1.0", "1.2.0", "1.2.1"), notifications_release,
-            "apps/{stage}/notifications.yaml"),
+    DemoApp(
+        "notifications",
+        ("1.0.4", "1.1.0", "1.2.0", "1.2.1"),
+        notifications_release,
+        "apps/{stage}/notifications.yaml",
+    ),
 ]
 BASE = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  labels: {{app.kubernetes.io/name: {app}}}\n"
 

@@ -50,7 +50,9 @@ class RepositorySnapshot:
     results: dict[str, Result] = field(default_factory=dict, repr=False)
 
 
-def repository_snapshot_read(*, catalog: Catalog, repo: GitRepository, commit: str, cache_dir: Path) -> RepositorySnapshot:
+def repository_snapshot_read(
+    *, catalog: Catalog, repo: GitRepository, commit: str, cache_dir: Path
+) -> RepositorySnapshot:
     """The repository's cells at `commit`, from the cache when that commit was read before."""
     cache_file = cache_dir / f"{repo.name}.json"
     cached = _cache_load(cache_file)
@@ -63,8 +65,10 @@ def repository_snapshot_read(*, catalog: Catalog, repo: GitRepository, commit: s
     reader.evaluate((sf.locator, blob) for _, _, sf, blob in present)
     history = repo.changes(commit, {sf.path for _, _, sf, _ in present})
     last = _last_changes(reader, [(sf, blob, history.get(sf.path, [])) for _, _, sf, blob in present])
-    found = {(app.name, stage): _cell(app, stage, sf, reader.result(sf.locator, blob), change)
-             for (app, stage, sf, blob), change in zip(present, last, strict=True)}
+    found = {
+        (app.name, stage): _cell(app, stage, sf, reader.result(sf.locator, blob), change)
+        for (app, stage, sf, blob), change in zip(present, last, strict=True)
+    }
     cells = [found.get((app.name, stage)) or Cell(app.name, stage) for app in apps for stage in catalog.stage_names]
     snapshot = RepositorySnapshot(repo.name, commit, catalog.fingerprint, [a.name for a in apps], cells, reader.used)
     _cache_save(cache_file, snapshot)
@@ -178,7 +182,9 @@ def _cache_load(path: Path) -> RepositorySnapshot | None:
         return None
     results = {k: tuple(v) for k, v in data["results"].items()}
     cells = [Cell(**c) for c in data["cells"]]
-    return RepositorySnapshot(data["repository"], data["commit"], data["fingerprint"], data["applications"], cells, results)  # type: ignore[arg-type]
+    return RepositorySnapshot(
+        data["repository"], data["commit"], data["fingerprint"], data["applications"], cells, results
+    )  # type: ignore[arg-type]
 
 
 def _cache_save(path: Path, snapshot: RepositorySnapshot) -> None:

@@ -24,7 +24,9 @@ class HistoryEntry:
     subject: str
 
 
-def application_history_get(*, catalog: Catalog, name: str, repository: str, commit: str) -> dict[str, list[HistoryEntry]]:
+def application_history_get(
+    *, catalog: Catalog, name: str, repository: str, commit: str
+) -> dict[str, list[HistoryEntry]]:
     """Per stage, newest first: each commit that changed the application's version there."""
     key = f"history:{repository}:{commit}:{catalog.fingerprint}:{name}"
     found = cache.get(key)
@@ -54,7 +56,11 @@ def _read(catalog: Catalog, name: str, repository: str, commit: str) -> dict[str
     for stage, sf in spec.files.items():
         entries = []
         for change in changes.get(sf.path, []):
-            version, line, problem = reader.result(sf.locator, change.new_blob) if change.new_blob != NULL_SHA else (None, None, "file deleted")
+            version, line, problem = (
+                reader.result(sf.locator, change.new_blob)
+                if change.new_blob != NULL_SHA
+                else (None, None, "file deleted")
+            )
             before = reader.result(sf.locator, change.old_blob)[0] if change.old_blob != NULL_SHA else None
             if version is None or version != before:
                 error = f"{sf.path}:{line}: {problem}" if problem and line else problem

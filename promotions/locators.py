@@ -189,7 +189,11 @@ class HelmReleaseChartLocator:
         raise LocateError(f"no HelmRelease named {wanted} (found: {', '.join(map(str, names))})")
 
 
-_POD_SPEC_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec",))
+_POD_SPEC_PATHS = (
+    ("spec", "template", "spec"),
+    ("spec", "jobTemplate", "spec", "template", "spec"),
+    ("spec",),
+)
 
 
 @dataclass(frozen=True)

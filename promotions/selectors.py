@@ -56,7 +56,7 @@ def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = Fals
         cells = cells.filter(application__icontains=query.strip())
     rows = [_row(app, list(group), stages, now) for app, group in groupby(cells, key=lambda c: c.application)]
     columns = [(stage, sum(row.cells[i].behind for row in rows)) for i, stage in enumerate(stages)]
-    total = len(rows)
+    total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
     if behind_only:
         rows = [row for row in rows if row.behind]
     return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns)
@@ -91,7 +91,14 @@ def age(when: datetime | None, now: datetime) -> str:
     if when is None:
         return ""
     seconds = max(0, int((now - when).total_seconds()))
-    for unit, size in (("y", 365 * 86400), ("mo", 30 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (
+        ("y", 365 * 86400),
+        ("mo", 30 * 86400),
+        ("w", 7 * 86400),
+        ("d", 86400),
+        ("h", 3600),
+        ("m", 60),
+    ):
         if seconds >= size * (2 if unit in ("y", "mo", "w") else 1):
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -87,5 +87,11 @@ def application_detail(request: HttpRequest, catalog: Catalog, name: str) -> Htt
     stages = [
         {"name": stage, "cell": cells.get(stage), "history": history.get(stage, [])} for stage in catalog.stage_names
     ]
-    context = {"name": name, "repository": repository, "state": state, "stages": stages, "history_error": history_error}
+    context = {
+        "name": name,
+        "repository": repository,
+        "state": state,
+        "stages": stages,
+        "history_error": history_error,
+    }
     return render(request, "promotions/application.html", context)

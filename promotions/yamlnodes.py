@@ -170,7 +170,7 @@ def _bracket(inner: str, text: str) -> Step:
         return Step(key=inner[1:-1])
     key, sep, value = inner.partition("=")
     if not sep or not key.strip():
-        raise PathSyntaxError(f"[{inner}] in path {text!r}: expected [N], [key=value] or [\"key\"]")
+        raise PathSyntaxError(f'[{inner}] in path {text!r}: expected [N], [key=value] or ["key"]')
     return Step(match=(key.strip(), value.strip().strip("\"'")))
 
 

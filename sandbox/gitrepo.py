@@ -59,14 +59,24 @@ class RepoBuilder:
             if content is None:
                 stream.append(f"D {path}")
             else:
-                stream += [f"M 100644 inline {path}", *_data(content if isinstance(content, bytes) else content.encode())]
+                stream += [
+                    f"M 100644 inline {path}",
+                    *_data(content if isinstance(content, bytes) else content.encode()),
+                ]
         payload = b"\n".join(line if isinstance(line, bytes) else line.encode() for line in stream) + b"\n"
         self._git("fast-import", "--quiet", "--done", input=payload + b"done\n")
         return self.head() or ""
 
     def head(self) -> str | None:
         proc = subprocess.run(
-            ["git", f"--git-dir={self.path}", "rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}"],
+            [
+                "git",
+                f"--git-dir={self.path}",
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                f"refs/heads/{self.branch}",
+            ],
             capture_output=True,
             check=False,
         )

@@ -7,7 +7,9 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("GITOPS_PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="gitops-portal-tests-"))
 
-from gitops_portal.settings import *  # noqa: E402,F403
+from gitops_portal.settings import *  # noqa: F403
 
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+# Persistent connections would outlive the live server's thread and block dropping the test DB.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -100,7 +100,9 @@ def test_per_stage_overrides_and_stage_lists_shape_where_an_app_lives():
 
 
 def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
-    text = DESIGN_SKETCH.replace('discover: "{stage}/{app}/kustomization.yaml"', 'discover: "apps/{app}/base/kustomization.yaml"')
+    text = DESIGN_SKETCH.replace(
+        'discover: "{stage}/{app}/kustomization.yaml"', 'discover: "apps/{app}/base/kustomization.yaml"'
+    )
     apps = load(text).applications_in("platform", ["apps/shop/base/kustomization.yaml"])
     assert [a.name for a in apps] == ["billing", "shop"]
 
@@ -108,32 +110,78 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
 @pytest.mark.parametrize(
     ("change", "line", "message"),
     [
-        (("promotion: {mode: commit}", "promotion: {mod: commit}"), 10,
-         "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers)"),
-        (("kind: helm-values", "kind: helm-valuez"), 24,
-         "applications.items[0].version: unknown locator kind 'helm-valuez' (expected one of: kustomize-image, "
-         "helm-values, helmrelease-chart, image, yaml-path)"),
-        (("key: image.tag}", "key: image.tag, tag: x}"), 24,
-         "applications.items[0].version.tag: unknown key 'tag' (expected one of: kind, key)"),
-        (("mode: pull_request", "mode: merge"), 13,
-         "stages[1].promotion.mode: Input should be 'commit' or 'pull_request'"),
-        (("approvals: 1", "approvals: -1"), 13, "stages[1].promotion.approvals: Input should be greater than or equal to 0"),
-        (("    repository: platform", "    repository: infra"), 16,
-         "repository 'infra' is not declared (declared: platform)"),
-        (("    url: file:///srv/git/platform.git", "    # no url"), 2, "repositories[0].url: required key is missing"),
-        (('path: "{stage}/{app}/kustomization.yaml"', 'path: "{env}/{app}/kustomization.yaml"'), 17,
-         "applications.defaults.path: unknown placeholder {env} in '{env}/{app}/kustomization.yaml' (allowed: {app}, {stage})"),
-        (('discover: "{stage}/{app}/kustomization.yaml"', 'discover: "{stage}/kustomization.yaml"'), 20,
-         "applications.discover: discover pattern '{stage}/kustomization.yaml' must contain {app}"),
-        (("key: image.tag}", "key: \"image[.tag\"}"), 24,
-         "applications.items[0].version.key: unclosed '[' at position 6 in path 'image[.tag'"),
-        (("provider: local", "provider: github"), 2,
-         "repositories[0]: provider 'github' needs a 'github' block with at least 'repo: owner/name'"),
-        (("provider: local", "provider: gitlab"), 5, "repositories[0].provider: Input should be 'local' or 'github'"),
+        (
+            ("promotion: {mode: commit}", "promotion: {mod: commit}"),
+            10,
+            "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers)",
+        ),
+        (
+            ("kind: helm-values", "kind: helm-valuez"),
+            24,
+            "applications.items[0].version: unknown locator kind 'helm-valuez' (expected one of: kustomize-image, "
+            "helm-values, helmrelease-chart, image, yaml-path)",
+        ),
+        (
+            ("key: image.tag}", "key: image.tag, tag: x}"),
+            24,
+            "applications.items[0].version.tag: unknown key 'tag' (expected one of: kind, key)",
+        ),
+        (
+            ("mode: pull_request", "mode: merge"),
+            13,
+            "stages[1].promotion.mode: Input should be 'commit' or 'pull_request'",
+        ),
+        (
+            ("approvals: 1", "approvals: -1"),
+            13,
+            "stages[1].promotion.approvals: Input should be greater than or equal to 0",
+        ),
+        (
+            ("    repository: platform", "    repository: infra"),
+            16,
+            "repository 'infra' is not declared (declared: platform)",
+        ),
+        (
+            ("    url: file:///srv/git/platform.git", "    # no url"),
+            2,
+            "repositories[0].url: required key is missing",
+        ),
+        (
+            ('path: "{stage}/{app}/kustomization.yaml"', 'path: "{env}/{app}/kustomization.yaml"'),
+            17,
+            "applications.defaults.path: unknown placeholder {env} in '{env}/{app}/kustomization.yaml' (allowed: {app}, {stage})",
+        ),
+        (
+            ('discover: "{stage}/{app}/kustomization.yaml"', 'discover: "{stage}/kustomization.yaml"'),
+            20,
+            "applications.discover: discover pattern '{stage}/kustomization.yaml' must contain {app}",
+        ),
+        (
+            ("key: image.tag}", 'key: "image[.tag"}'),
+            24,
+            "applications.items[0].version.key: unclosed '[' at position 6 in path 'image[.tag'",
+        ),
+        (
+            ("provider: local", "provider: github"),
+            2,
+            "repositories[0]: provider 'github' needs a 'github' block with at least 'repo: owner/name'",
+        ),
+        (
+            ("provider: local", "provider: gitlab"),
+            5,
+            "repositories[0].provider: Input should be 'local' or 'github'",
+        ),
         (("  - name: production", "  - name: staging"), 11, "stages[1]: duplicate name 'staging'"),
-        (("    branch: main", "    branch: main\n    branch: dev"), 5, "repositories[0].branch: duplicate key 'branch'"),
-        (("applications:", "application:"), 14,
-         "application: unknown key 'application' (expected one of: repositories, stages, applications)"),
+        (
+            ("    branch: main", "    branch: main\n    branch: dev"),
+            5,
+            "repositories[0].branch: duplicate key 'branch'",
+        ),
+        (
+            ("applications:", "application:"),
+            14,
+            "application: unknown key 'application' (expected one of: repositories, stages, applications)",
+        ),
     ],
 )
 def test_it_names_the_line_and_the_problem(change, line, message):
@@ -160,11 +208,19 @@ def test_it_refuses_duplicate_applications():
 
 
 def test_it_refuses_an_item_without_a_version_locator():
-    text = DESIGN_SKETCH.replace("    version: {kind: kustomize-image, image: \"ghcr.io/acme/{app}\"}\n", "").replace(
-        '  discover: "{stage}/{app}/kustomization.yaml"   # optional: every folder matching is an app\n', ""
-    ).replace("      version: {kind: helm-values, key: image.tag}\n", "")
+    text = (
+        DESIGN_SKETCH.replace('    version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}\n', "")
+        .replace(
+            '  discover: "{stage}/{app}/kustomization.yaml"   # optional: every folder matching is an app\n',
+            "",
+        )
+        .replace("      version: {kind: helm-values, key: image.tag}\n", "")
+    )
     error = error_of(text)
-    assert error.message == "application 'billing': no version locator for stage 'staging' (set version, or defaults.version)"
+    assert (
+        error.message
+        == "application 'billing': no version locator for stage 'staging' (set version, or defaults.version)"
+    )
 
 
 def test_it_reports_invalid_yaml_with_its_line():
@@ -173,11 +229,17 @@ def test_it_reports_invalid_yaml_with_its_line():
     assert error.message.startswith("invalid YAML: ")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "the file is empty; expected repositories, stages and applications"),
-    ("- a\n- b\n", "expected a mapping at the top level"),
-    ("repositories: []\nstages: []\n", "repositories: List should have at least 1 item after validation, not 0"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty; expected repositories, stages and applications"),
+        ("- a\n- b\n", "expected a mapping at the top level"),
+        (
+            "repositories: []\nstages: []\n",
+            "repositories: List should have at least 1 item after validation, not 0",
+        ),
+    ],
+)
 def test_it_refuses_files_that_are_not_a_catalogue(text, message):
     assert error_of(text).message == message
 

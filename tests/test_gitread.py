@@ -61,7 +61,7 @@ def deployment(app: str, image: str) -> str:
 
 
 def helmrelease(version: str) -> str:
-    return f"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: redis\nspec:\n  chart:\n    spec:\n      chart: redis\n      version: \"{version}\"\n"
+    return f'apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: redis\nspec:\n  chart:\n    spec:\n      chart: redis\n      version: "{version}"\n'
 
 
 @pytest.fixture
@@ -73,14 +73,16 @@ def platform(repo, write_catalog):
             "staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.0.0", quote='"'),
             "production/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.0.0"),
             "dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "3.0.0"),
-            "apps/billing/dev/values.yaml": "image:\n  repository: ghcr.io/acme/billing\n  tag: \"5.1\"\n",
+            "apps/billing/dev/values.yaml": 'image:\n  repository: ghcr.io/acme/billing\n  tag: "5.1"\n',
             "apps/billing/staging/values.yaml": "image:\n  tag: 5.0\n",
             "apps/billing/production/values.yaml": "image: {tag: [broken\n",
             "env/dev/kustomization.yaml": kustomization("ghcr.io/acme/gateway", "2.0.0"),
             "env/staging/kustomization.yaml": kustomization("ghcr.io/acme/other", "2.0.0"),
             "apps/dev/redis-values.yaml": helmrelease("19.x"),
             "apps/production/redis-values.yaml": helmrelease(">=18.0.0 <19.0.0"),
-            "apps/search/dev/deployment.yaml": deployment("search", "registry.local:5000/search:8.1.0@sha256:" + "f" * 64),
+            "apps/search/dev/deployment.yaml": deployment(
+                "search", "registry.local:5000/search:8.1.0@sha256:" + "f" * 64
+            ),
             "releases/dev.yaml": "releases:\n  - name: docs\n    version: 2024.11.3\n",
         },
         "Bootstrap",
@@ -104,20 +106,40 @@ def cells(document):
 def test_it_reads_every_layout_and_locator_kind(platform):
     versions = {key: cell["version"] for key, cell in cells(read(platform)).items()}
     assert versions == {
-        ("api", "dev"): "3.0.0", ("api", "staging"): None, ("api", "production"): None,
-        ("billing", "dev"): "5.1", ("billing", "staging"): "5.0", ("billing", "production"): None,
-        ("docs", "dev"): "2024.11.3", ("docs", "staging"): None, ("docs", "production"): None,
-        ("gateway", "dev"): "2.0.0", ("gateway", "staging"): None, ("gateway", "production"): None,
-        ("redis", "dev"): "19.x", ("redis", "staging"): None, ("redis", "production"): ">=18.0.0 <19.0.0",
-        ("search", "dev"): "8.1.0", ("search", "staging"): None, ("search", "production"): None,
-        ("web", "dev"): "1.1.0", ("web", "staging"): "1.0.0", ("web", "production"): "1.0.0",
+        ("api", "dev"): "3.0.0",
+        ("api", "staging"): None,
+        ("api", "production"): None,
+        ("billing", "dev"): "5.1",
+        ("billing", "staging"): "5.0",
+        ("billing", "production"): None,
+        ("docs", "dev"): "2024.11.3",
+        ("docs", "staging"): None,
+        ("docs", "production"): None,
+        ("gateway", "dev"): "2.0.0",
+        ("gateway", "staging"): None,
+        ("gateway", "production"): None,
+        ("redis", "dev"): "19.x",
+        ("redis", "staging"): None,
+        ("redis", "production"): ">=18.0.0 <19.0.0",
+        ("search", "dev"): "8.1.0",
+        ("search", "staging"): None,
+        ("search", "production"): None,
+        ("web", "dev"): "1.1.0",
+        ("web", "staging"): "1.0.0",
+        ("web", "production"): "1.0.0",
     }
 
 
 def test_a_file_missing_for_a_stage_is_an_empty_cell_not_an_error(platform):
     assert cells(read(platform))["api", "production"] == {
-        "version": None, "path": None, "line": None, "commit": None, "author": None, "date": None,
-        "subject": None, "error": None,
+        "version": None,
+        "path": None,
+        "line": None,
+        "commit": None,
+        "author": None,
+        "date": None,
+        "subject": None,
+        "error": None,
     }
 
 
@@ -134,15 +156,27 @@ def test_a_file_that_does_not_parse_is_an_error_cell_naming_file_and_line(platfo
 
 def test_a_locator_that_finds_nothing_is_an_error_cell_saying_what_was_expected(platform):
     cell = cells(read(platform))["gateway", "staging"]
-    assert cell["error"] == "env/staging/kustomization.yaml:6: no images entry named ghcr.io/acme/gateway (found: ghcr.io/acme/other)"
+    assert (
+        cell["error"]
+        == "env/staging/kustomization.yaml:6: no images entry named ghcr.io/acme/gateway (found: ghcr.io/acme/other)"
+    )
 
 
 def test_each_cell_names_the_commit_that_last_changed_its_version(platform, repo):
     web = "staging/web/kustomization.yaml"
-    repo.commit({web: kustomization("ghcr.io/acme/web", "1.1.0")}, "Promote web 1.1.0 to staging", author=ALICE, date=at(2))
+    repo.commit(
+        {web: kustomization("ghcr.io/acme/web", "1.1.0")},
+        "Promote web 1.1.0 to staging",
+        author=ALICE,
+        date=at(2),
+    )
     repo.commit({web: kustomization("ghcr.io/acme/web", "1.1.0", replicas=5)}, "Scale web", author=BOB, date=at(3))
     promoted = repo.head()
-    repo.commit({"dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "3.0.0", quote="'")}, "Quote", date=at(4))
+    repo.commit(
+        {"dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "3.0.0", quote="'")},
+        "Quote",
+        date=at(4),
+    )
     cell = cells(read(platform))["web", "staging"]
     assert cell["version"] == "1.1.0"
     assert cell["author"] == "Alice Martin"
@@ -154,7 +188,11 @@ def test_each_cell_names_the_commit_that_last_changed_its_version(platform, repo
 
 def test_history_is_computed_in_bulk_not_per_cell(platform, repo, monkeypatch):
     for day in range(1, 6):
-        repo.commit({"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", f"1.1.{day}")}, f"web {day}", date=at(day))
+        repo.commit(
+            {"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", f"1.1.{day}")},
+            f"web {day}",
+            date=at(day),
+        )
     calls = {"changes": 0, "read_blobs": 0}
     for name in calls:
         original = getattr(GitRepository, name)

@@ -27,7 +27,11 @@ KUSTOMIZATION = """\
 
 
 def test_it_reads_the_kustomize_image_tag_by_image_name():
-    assert locate(KustomizeImage(kind="kustomize-image", image="ghcr.io/acme/{app}"), KUSTOMIZATION) == ("1.4.2", 7, None)
+    assert locate(KustomizeImage(kind="kustomize-image", image="ghcr.io/acme/{app}"), KUSTOMIZATION) == (
+        "1.4.2",
+        7,
+        None,
+    )
 
 
 def test_it_names_the_images_it_found_when_the_wanted_one_is_missing():
@@ -70,12 +74,14 @@ def test_it_reads_helm_values_by_dotted_key_and_keeps_the_exact_text():
 
 
 def test_it_names_the_keys_it_found_when_a_helm_key_is_missing():
-    problem = locate(HelmValues(kind="helm-values", key="image.tag"), "image:\n  repository: x\n  pullPolicy: Always\n")[2]
+    problem = locate(
+        HelmValues(kind="helm-values", key="image.tag"), "image:\n  repository: x\n  pullPolicy: Always\n"
+    )[2]
     assert problem == "expected image.tag: no key 'tag' under image (keys: repository, pullPolicy)"
 
 
 def test_it_refuses_an_empty_version():
-    version, line, problem = locate(HelmValues(kind="helm-values", key="image.tag"), "image:\n  tag:\n")
+    version, _line, problem = locate(HelmValues(kind="helm-values", key="image.tag"), "image:\n  tag:\n")
     assert (version, problem) == (None, "image.tag is empty")
 
 
@@ -199,7 +205,10 @@ def test_it_follows_yaml_paths_with_list_selectors_indexes_and_quoted_keys():
             labels: {"app.kubernetes.io/version": "7.1.0"}
             versions: ["6.0.0", "7.0.0"]
         """
-    assert locate(YamlPath(kind="yaml-path", path="releases[name={app}].labels[\"app.kubernetes.io/version\"]"), text)[0] == "7.1.0"
+    assert (
+        locate(YamlPath(kind="yaml-path", path='releases[name={app}].labels["app.kubernetes.io/version"]'), text)[0]
+        == "7.1.0"
+    )
     assert locate(YamlPath(kind="yaml-path", path="releases[1].versions[1]"), text)[0] == "7.0.0"
     assert locate(YamlPath(kind="yaml-path", path="releases[name=api].version"), text)[2] == (
         "expected releases[name=api].version: no item with name=api in releases (found: docs, web)"

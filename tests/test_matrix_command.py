@@ -74,7 +74,9 @@ def test_error_cells_still_exit_zero(catalog):
     code, out, _ = run("--json")
     api = next(app for app in json.loads(out)["applications"] if app["name"] == "api")
     assert code == 0
-    assert api["stages"]["dev"]["error"].startswith("dev/api/kustomization.yaml:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence started on line 1)")
+    assert api["stages"]["dev"]["error"].startswith(
+        "dev/api/kustomization.yaml:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence started on line 1)"
+    )
 
 
 def test_it_prints_a_table_marking_differences_and_errors(catalog, repo):
@@ -97,7 +99,10 @@ def test_a_broken_catalogue_exits_2_with_one_line_naming_file_and_line(catalog):
     catalog.write_text(catalog.read_text().replace("stages:", "stagez:"))
     code, out, err = run("--json")
     assert (code, out) == (2, "")
-    assert err == f"error: {catalog}:3: stagez: unknown key 'stagez' (expected one of: repositories, stages, applications)\n"
+    assert (
+        err
+        == f"error: {catalog}:3: stagez: unknown key 'stagez' (expected one of: repositories, stages, applications)\n"
+    )
 
 
 def test_an_unreachable_repository_exits_2_with_one_line(write_catalog, tmp_path):
@@ -113,8 +118,15 @@ def test_the_real_command_line_exits_2_for_a_broken_catalogue(tmp_path: Path):
     broken.write_text("repositories: [\n")
     env = {"PATH": "/usr/bin:/bin", "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "data"), "DEBUG": "true"}
     proc = subprocess.run(
-        [sys.executable, "manage.py", "matrix", "--config", str(broken)], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "manage.py", "matrix", "--config", str(broken)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 2
-    assert proc.stderr == f"error: {broken}:1: invalid YAML: did not find expected node content (while parsing a flow node started on line 1)\n"
+    assert (
+        proc.stderr
+        == f"error: {broken}:1: invalid YAML: did not find expected node content (while parsing a flow node started on line 1)\n"
+    )
     assert proc.stderr.count("\n") == 1

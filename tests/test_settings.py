@@ -25,14 +25,32 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"DEBUG": "maybe"}, "error: DEBUG: expected a boolean (true/false, 1/0, yes/no, on/off), got 'maybe'"),
-        ({"SECRET_KEY": ""}, "error: SECRET_KEY: required when DEBUG is off (set SECRET_KEY or SECRET_KEY_FILE)"),
+        (
+            {"DEBUG": "maybe"},
+            "error: DEBUG: expected a boolean (true/false, 1/0, yes/no, on/off), got 'maybe'",
+        ),
+        (
+            {"SECRET_KEY": ""},
+            "error: SECRET_KEY: required when DEBUG is off (set SECRET_KEY or SECRET_KEY_FILE)",
+        ),
         ({"DATABASE_URL": "mongo://x"}, "error: DATABASE_URL: "),
-        ({"REDIS_URL": "localhost:6379"}, "error: REDIS_URL: expected a URL starting with redis://, rediss://, unix://"),
-        ({"GITOPS_PORTAL_GIT_TIMEOUT": "soon"}, "error: GITOPS_PORTAL_GIT_TIMEOUT: expected an integer, got 'soon'"),
+        (
+            {"REDIS_URL": "localhost:6379"},
+            "error: REDIS_URL: expected a URL starting with redis://, rediss://, unix://",
+        ),
+        (
+            {"GITOPS_PORTAL_GIT_TIMEOUT": "soon"},
+            "error: GITOPS_PORTAL_GIT_TIMEOUT: expected an integer, got 'soon'",
+        ),
         ({"GITOPS_PORTAL_GIT_TIMEOUT": "0"}, "error: GITOPS_PORTAL_GIT_TIMEOUT: must be at least 1, got 0"),
-        ({"GITOPS_PORTAL_DATA_DIR": "/proc/nope"}, "error: GITOPS_PORTAL_DATA_DIR: cannot create directory '/proc/nope'"),
-        ({"LOG_LEVEL": "LOUD"}, "error: LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'"),
+        (
+            {"GITOPS_PORTAL_DATA_DIR": "/proc/nope"},
+            "error: GITOPS_PORTAL_DATA_DIR: cannot create directory '/proc/nope'",
+        ),
+        (
+            {"LOG_LEVEL": "LOUD"},
+            "error: LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'",
+        ),
         ({"SECRET_KEY_FILE": "/nonexistent/key"}, "error: SECRET_KEY_FILE: cannot read '/nonexistent/key'"),
     ],
 )
@@ -58,6 +76,17 @@ def test_secrets_can_come_from_files(tmp_path):
     key = tmp_path / "key"
     key.write_text("from-a-file\n")
     code = "from django.conf import settings; print(settings.SECRET_KEY)"
-    env = {"PATH": "/usr/bin:/bin", "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "d"), "SECRET_KEY_FILE": str(key)}
-    proc = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "d"),
+        "SECRET_KEY_FILE": str(key),
+    }
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert proc.stdout.strip() == "from-a-file"

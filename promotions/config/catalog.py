@@ -110,7 +110,8 @@ class Catalog:
         defaults = self.applications.defaults
         base_path = (item and item.path) or defaults.path or pattern
         base_version = (item and item.version) or defaults.version
-        assert base_path and base_version, "checked when the catalogue was loaded"
+        assert base_path, "checked when the catalogue was loaded"
+        assert base_version, "checked when the catalogue was loaded"
         files = {}
         for stage in self.stage_names:
             if item and item.stages is not None and stage not in item.stages:
@@ -147,9 +148,15 @@ def _check(model: CatalogFile, path: str, lines: dict) -> None:
     if defaults.repository and defaults.repository not in repos:
         fail(("applications", "defaults", "repository"), _unknown("repository", defaults.repository, repos))
     if apps.discover and not defaults.version:
-        fail(("applications", "discover"), "discover needs applications.defaults.version (how to read the version)")
+        fail(
+            ("applications", "discover"),
+            "discover needs applications.defaults.version (how to read the version)",
+        )
     if apps.discover and not defaults.repository and len(repos) > 1:
-        fail(("applications", "discover"), "discover needs applications.defaults.repository when there are several")
+        fail(
+            ("applications", "discover"),
+            "discover needs applications.defaults.repository when there are several",
+        )
     seen: set[str] = set()
     for i, item in enumerate(apps.items):
         loc = ("applications", "items", i)

@@ -94,15 +94,15 @@ def _line_map(root: Node, path: str) -> dict[Loc, int]:
         if isinstance(node, MappingNode):
             for key_node, value in node.value:
                 key = key_node.value if isinstance(key_node, ScalarNode) else str(key_node)
-                if loc + (key,) in lines:
+                if (*loc, key) in lines:
                     where = _dotted((*loc, key))
                     raise ConfigError(path, key_node.start_mark.line + 1, f"{where}: duplicate key {key!r}")
-                lines[loc + (key,)] = key_node.start_mark.line + 1
-                stack.append((loc + (key,), value))
+                lines[(*loc, key)] = key_node.start_mark.line + 1
+                stack.append(((*loc, key), value))
         elif isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
-                lines[loc + (i,)] = item.start_mark.line + 1
-                stack.append((loc + (i,), item))
+                lines[(*loc, i)] = item.start_mark.line + 1
+                stack.append(((*loc, i), item))
     return lines
 
 

@@ -174,8 +174,17 @@ class GitRepository:
             return {}
         fmt = "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s"
         out = self._plumbing(
-            "--literal-pathspecs", "log", "--topo-order", "--no-renames", "--raw", "--no-abbrev", "-z", fmt,
-            commit, "--", *wanted,
+            "--literal-pathspecs",
+            "log",
+            "--topo-order",
+            "--no-renames",
+            "--raw",
+            "--no-abbrev",
+            "-z",
+            fmt,
+            commit,
+            "--",
+            *wanted,
         )
         found: dict[str, list[Change]] = defaultdict(list)
         for chunk in out.split(b"\x1e")[1:]:
@@ -198,8 +207,15 @@ class GitRepository:
         return proc.stdout
 
 
-def repository_for(*, name: str, url: str, branch: str, data_dir: Path, timeout: int, token_env: str = "") -> GitRepository:
+def repository_for(
+    *, name: str, url: str, branch: str, data_dir: Path, timeout: int, token_env: str = ""
+) -> GitRepository:
     token = os.environ.get(token_env, "") if token_env else ""
     return GitRepository(
-        name=name, url=url, branch=branch, path=data_dir / "repos" / f"{name}.git", timeout=timeout, token=token
+        name=name,
+        url=url,
+        branch=branch,
+        path=data_dir / "repos" / f"{name}.git",
+        timeout=timeout,
+        token=token,
     )

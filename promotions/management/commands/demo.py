@@ -27,7 +27,9 @@ class Command(BaseCommand):
         report = matrix_refresh(catalog=catalog_load(config))
         self.stdout.write(f"Demo catalogue: {config}")
         if config.resolve() != settings.GITOPS_PORTAL_CONFIG:
-            self.stdout.write(f"  (the portal reads {settings.GITOPS_PORTAL_CONFIG}; set GITOPS_PORTAL_CONFIG={config})")
+            self.stdout.write(
+                f"  (the portal reads {settings.GITOPS_PORTAL_CONFIG}; set GITOPS_PORTAL_CONFIG={config})"
+            )
         for name, error in report.errors.items():
             self.stderr.write(f"  {name}: {error}")
         self.stdout.write("Users (username / password):")

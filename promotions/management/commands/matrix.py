@@ -67,7 +67,10 @@ def render_table(document: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(value.ljust(width) for value, width in zip(r, widths, strict=True)).rstrip() for r in rows]
     commits = ", ".join(f"{r['name']}@{(r['commit'] or '?')[:10]}" for r in document["repositories"])
-    lines += ["", f"{len(document['applications'])} applications · {commits} · * differs from the stage before"]
+    lines += [
+        "",
+        f"{len(document['applications'])} applications · {commits} · * differs from the stage before",
+    ]
     if problems:
         lines += ["", "Errors:", *problems]
     return "\n".join(lines)

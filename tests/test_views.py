@@ -1,0 +1,192 @@
+"""The dashboard, the refresh action, the application page and the broken-catalogue page."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from promotions.config import catalog_load
+from promotions.models import RepositoryState, StageVersion
+from promotions.services import matrix_refresh
+from tests.conftest import ALICE, BOB, at, kustomization
+
+CATALOG = """\
+    repositories:
+      - {name: platform, url: "{url}", branch: main}
+    stages: [{name: dev}, {name: staging}, {name: production}]
+    applications:
+      defaults:
+        path: "{stage}/{app}/kustomization.yaml"
+        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
+      discover: "{stage}/{app}/kustomization.yaml"
+    """
+
+
+def k(app: str, tag: str) -> str:
+    return kustomization(f"ghcr.io/acme/{app}", tag)
+
+
+@pytest.fixture
+def catalog(repo, write_catalog, db):
+    repo.commit(
+        {f"{stage}/web/kustomization.yaml": k("web", "1.0.0") for stage in ("dev", "staging", "production")}
+        | {"dev/api/kustomization.yaml": k("api", "2.0.0"), "dev/broken/kustomization.yaml": "images: ["},
+        "Bootstrap",
+        author=BOB,
+        date=at(0),
+    )
+    repo.commit({"dev/web/kustomization.yaml": k("web", "1.1.0")}, "Release web 1.1.0", author=ALICE, date=at(1))
+    repo.commit(
+        {"staging/web/kustomization.yaml": k("web", "1.1.0")},
+        "Promote web 1.1.0 to staging",
+        author=BOB,
+        date=at(2),
+    )
+    path = write_catalog(CATALOG, url=repo.url)
+    matrix_refresh(catalog=catalog_load(path))
+    return path
+
+
+@pytest.fixture
+def as_alice(client: Client, alice) -> Client:
+    client.force_login(alice)
+    return client
+
+
+def rows(html: str) -> list[str]:
+    return re.findall(r'<th class="app"><a href="/apps/([^/]+)/">', html)
+
+
+def test_pages_need_a_signed_in_user(client, catalog):
+    for url in (reverse("dashboard"), reverse("application", args=["web"])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login"))
+
+
+def test_the_dashboard_shows_applications_by_stages_in_pipeline_order(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert rows(html) == ["api", "broken", "web"]
+    headers = re.findall(r"<th>(\w+)", html)
+    assert headers == ["dev", "staging", "production"]
+    assert '<code class="v">1.1.0</code>' in html
+
+
+def test_a_cell_that_differs_from_the_stage_before_is_marked_behind(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    web = html[html.index('href="/apps/web/"') :].split("</tr>")[0]
+    cells = re.findall(r'<td class="([^"]*)"[^>]*>(?:<code class="v">([^<]*)</code>)?', web)
+    assert cells == [("", "1.1.0"), ("", "1.1.0"), ("behind", "1.0.0")]
+    assert "differs from staging (1.1.0)" in web
+    assert "1 behind" in html
+
+
+def test_error_cells_show_the_error(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert '<td class="err"' in html
+    assert "dev/broken/kustomization.yaml:1: invalid YAML" in html
+
+
+def test_each_cell_says_how_old_its_last_change_is(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert re.search(r'<code class="v">1.1.0</code> <span class="age">\d+(w|mo)</span>', html)
+    assert "Alice Martin, 2026-10-02 09:00 UTC" in html
+
+
+def test_the_filter_returns_only_the_table_to_htmx(as_alice, catalog):
+    response = as_alice.get(reverse("dashboard"), {"q": "WE"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="matrix">')
+    assert rows(html) == ["web"]
+    assert "1 of 3 applications" in html
+
+
+def test_the_filter_works_without_javascript(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard"), {"q": "api"}).content.decode()
+    assert "<!doctype html>" in html
+    assert rows(html) == ["api"]
+    assert 'value="api"' in html
+
+
+def test_only_differing_shows_the_promotion_backlog(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard"), {"behind": "1"}).content.decode()
+    assert rows(html) == ["web"]
+
+
+def test_the_dashboard_runs_the_same_number_of_queries_for_3_or_300_applications(as_alice, catalog):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert as_alice.get(reverse("dashboard")).status_code == 200
+        return len(queries)
+
+    few = count()
+    StageVersion.objects.bulk_create(
+        StageVersion(repository="platform", application=f"app-{n:03}", stage=stage, version="1.0.0", path="x", line=1)
+        for n in range(300)
+        for stage in ("dev", "staging", "production")
+    )
+    assert count() == few
+
+
+def test_a_stale_snapshot_asks_the_page_to_refresh_itself(as_alice, catalog):
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert 'hx-trigger="load"' not in html
+    RepositoryState.objects.update(checked_at=at(0))
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert 'hx-post="/refresh/" hx-trigger="load"' in html
+
+
+def test_refresh_reads_new_commits(as_alice, catalog, repo):
+    repo.commit({"production/web/kustomization.yaml": k("web", "1.1.0")}, "Promote web to production", date=at(3))
+    response = as_alice.post(reverse("refresh"), {"q": "web"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert rows(html) == ["web"]
+    assert "behind" not in html.split("<tbody>")[1]
+    assert StageVersion.objects.get(application="web", stage="production").version == "1.1.0"
+    assert 'hx-trigger="load"' not in html  # never refresh in a loop
+
+
+def test_refresh_needs_post_login_and_csrf(client, catalog, alice):
+    assert client.post(reverse("refresh")).status_code == 302  # to the login page
+    client.force_login(alice)
+    assert client.get(reverse("refresh")).status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(reverse("refresh")).status_code == 403
+
+
+def test_an_unreachable_repository_keeps_the_last_good_cells_and_says_why(as_alice, catalog, repo, tmp_path):
+    catalog.write_text(catalog.read_text().replace(repo.url, (tmp_path / "moved.git").as_uri()))
+    response = as_alice.post(reverse("refresh"))
+    assert response.status_code == 302
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert rows(html) == ["api", "broken", "web"]
+    assert "repository &#x27;platform&#x27;: cannot fetch" in html
+
+
+def test_the_application_page_shows_the_version_history_per_stage(as_alice, catalog, repo):
+    html = as_alice.get(reverse("application", args=["web"])).content.decode()
+    dev = html[html.index("<h2>dev</h2>") : html.index("<h2>staging</h2>")]
+    assert re.findall(r'<td><code class="v">([^<]+)</code></td>', dev) == ["1.1.0", "1.0.0"]
+    assert "Release web 1.1.0" in dev
+    assert "Alice Martin" in dev
+    assert "2026-10-02 09:00" in dev
+    production = html[html.index("<h2>production</h2>") :]
+    assert re.findall(r'<td><code class="v">([^<]+)</code></td>', production) == ["1.0.0"]
+
+
+def test_an_unknown_application_is_a_404(as_alice, catalog):
+    assert as_alice.get(reverse("application", args=["nope"])).status_code == 404
+
+
+def test_a_broken_catalogue_gets_a_page_naming_file_and_line(as_alice, catalog):
+    catalog.write_text(catalog.read_text().replace("  defaults:", "  defaultz:"))
+    response = as_alice.get(reverse("dashboard"))
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert f"<code>{catalog}</code>" in html
+    assert "<code>5</code>" in html
+    assert "applications.defaultz: unknown key &#x27;defaultz&#x27;" in html
