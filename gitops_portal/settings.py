@@ -132,7 +132,7 @@ if REDIS_URL:
 # Celery: Redis when REDIS_URL is set, otherwise a filesystem broker under the data dir
 # (no server needed; the worker still runs as its own process).
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS = (
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     {"visibility_timeout": 3600}
     if REDIS_URL
     else {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -185,12 +186,12 @@ spec:
 class DemoApp:
     name: str
     versions: tuple[str, ...]
-    render: object  # (stage, version, replicas) -> str
+    render: Callable[[str, str, int], str]  # (stage, version, replicas) -> file text
     path: str  # with {stage}
     stages: tuple[str, ...] = STAGES
 
 
-def _discovered(app: str) -> object:
+def _discovered(app: str) -> Callable[[str, str, int], str]:
     return lambda stage, version, replicas: kustomization(app, stage, version, replicas)
 
 
@@ -268,7 +269,7 @@ def _path(app: DemoApp, stage: str) -> str:
 
 
 def _render(app: DemoApp, stage: str, version: str, replicas: int) -> str:
-    return app.render(stage, version, replicas)  # type: ignore[operator]
+    return app.render(stage, version, replicas)
 
 
 def _events(rng: random.Random, start: datetime, now: datetime) -> list[tuple]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,9 +84,9 @@ class BlobReader:
         self.known = known
         self.used: dict[str, Result] = {}
 
-    def evaluate(self, pairs: object) -> None:
+    def evaluate(self, pairs: Iterable[tuple[Locator, str]]) -> None:
         missing: dict[str, list[Locator]] = {}
-        for locator, blob in pairs:  # type: ignore[attr-defined]
+        for locator, blob in pairs:
             key = f"{locator.key}@{blob}"
             if key in self.known:
                 self.used[key] = self.known[key]
@@ -184,7 +185,7 @@ def _cache_load(path: Path) -> RepositorySnapshot | None:
     cells = [Cell(**c) for c in data["cells"]]
     return RepositorySnapshot(
         data["repository"], data["commit"], data["fingerprint"], data["applications"], cells, results
-    )  # type: ignore[arg-type]
+    )
 
 
 def _cache_save(path: Path, snapshot: RepositorySnapshot) -> None:

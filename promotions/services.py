@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from promotions.config import Catalog
-from promotions.gitread import RepositorySnapshot
+from promotions.gitread import Cell, RepositorySnapshot
 from promotions.matrix import matrix_read_git
 from promotions.models import RepositoryState, StageVersion
 
@@ -70,7 +70,7 @@ def _snapshot_store(snapshot: RepositorySnapshot, *, url: str, branch: str, now:
     return True
 
 
-def _row(repository: str, cell) -> StageVersion:  # type: ignore[no-untyped-def]
+def _row(repository: str, cell: Cell) -> StageVersion:
     return StageVersion(
         repository=repository,
         application=cell.application,

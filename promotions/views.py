@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from promotions.config import Catalog, catalog_get
 from promotions.errors import ConfigError, PortalError
@@ -23,11 +24,15 @@ from promotions.services import matrix_refresh
 View = Callable[..., HttpResponse]
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 def with_catalog(view: View) -> View:
     """Load the catalogue (cached by file stamp); a broken one gets a page saying where."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
         except ConfigError as exc:
@@ -38,7 +43,7 @@ def with_catalog(view: View) -> View:
     return wrapper
 
 
-def _matrix_response(request: HttpRequest, catalog: Catalog, *, refreshed: bool = False) -> HttpResponse:
+def _matrix_response(request: HtmxHttpRequest, catalog: Catalog, *, refreshed: bool = False) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
     board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
@@ -51,14 +56,14 @@ def _matrix_response(request: HttpRequest, catalog: Catalog, *, refreshed: bool 
 @require_GET
 @login_required
 @with_catalog
-def dashboard(request: HttpRequest, catalog: Catalog) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     return _matrix_response(request, catalog)
 
 
 @require_POST
 @login_required
 @with_catalog
-def refresh(request: HttpRequest, catalog: Catalog) -> HttpResponse:
+def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     """Re-read Git now (fetch; unchanged commits are served from the cache)."""
     report = matrix_refresh(catalog=catalog)
     if request.htmx:
@@ -71,7 +76,7 @@ def refresh(request: HttpRequest, catalog: Catalog) -> HttpResponse:
 @require_GET
 @login_required
 @with_catalog
-def application_detail(request: HttpRequest, catalog: Catalog, name: str) -> HttpResponse:
+def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) -> HttpResponse:
     cells = {cell.stage: cell for cell in application_cells_get(name=name)}
     if not cells:
         raise Http404(f"No application named {name!r} in the matrix.")

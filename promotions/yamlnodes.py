@@ -44,8 +44,8 @@ def parse_documents(text: str | bytes) -> list[Node]:
 
 def describe_yaml_error(exc: yaml.MarkedYAMLError, text: str | bytes) -> tuple[str, int | None]:
     """A one-line message and the 1-based line of a YAML syntax error (never past the last line)."""
-    newline = "\n" if isinstance(text, str) else b"\n"
-    last_line = text.count(newline) + (0 if text.endswith(newline) else 1)  # type: ignore[arg-type]
+    raw = text.encode() if isinstance(text, str) else text
+    last_line = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
 
     def line(mark: yaml.Mark | None) -> int | None:
         return max(1, min(mark.line + 1, last_line)) if mark else None

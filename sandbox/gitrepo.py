@@ -8,6 +8,7 @@ database, no work tree needed.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,7 @@ class RepoBuilder:
 
     def commit(
         self,
-        files: dict[str, str | bytes | None],
+        files: Mapping[str, str | bytes | None],
         message: str,
         *,
         author: Author = DEFAULT_AUTHOR,
@@ -46,7 +47,7 @@ class RepoBuilder:
     ) -> str:
         """Write `files` (None deletes a path) as one commit on the branch; returns its sha."""
         when = int((date or datetime.now(UTC)).timestamp())
-        stream = [
+        stream: list[str | bytes] = [
             f"commit refs/heads/{self.branch}",
             "mark :1",
             f"author {author.name} <{author.email}> {when} +0000",

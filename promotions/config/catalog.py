@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from promotions.config.schema import (
     ApplicationConfig,
+    ApplicationDefaults,
     ApplicationsSection,
     CatalogFile,
     RepositoryConfig,
@@ -54,7 +56,7 @@ class Catalog:
         return next((s for s in self.stages if s.name == name), None)
 
     @classmethod
-    def build(cls, model: CatalogFile, *, path: str, fingerprint: str, lines: dict) -> Catalog:
+    def build(cls, model: CatalogFile, *, path: str, fingerprint: str, lines: dict[tuple[Any, ...], int]) -> Catalog:
         _check(model, path, lines)
         discover = model.applications.discover
         patterns = [discover] if isinstance(discover, str) else list(discover or [])
@@ -130,10 +132,13 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(regex.replace(r"\{app\}", "(?P=app)").replace(r"\{stage\}", "(?P=stage)") + "$")
 
 
-def _check(model: CatalogFile, path: str, lines: dict) -> None:
+Fail = Callable[[tuple[Any, ...], str], NoReturn]
+
+
+def _check(model: CatalogFile, path: str, lines: dict[tuple[Any, ...], int]) -> None:
     """Cross-references the schema alone cannot check: names must be declared and unique."""
 
-    def fail(loc: tuple, message: str) -> None:
+    def fail(loc: tuple[Any, ...], message: str) -> NoReturn:
         known = max((loc[:i] for i in range(len(loc) + 1) if loc[:i] in lines), key=len)
         raise ConfigError(path, lines[known], message)
 
@@ -166,7 +171,14 @@ def _check(model: CatalogFile, path: str, lines: dict) -> None:
         _check_item(item, loc, repos, stages, defaults, fail)
 
 
-def _check_item(item, loc, repos, stages, defaults, fail) -> None:  # type: ignore[no-untyped-def]
+def _check_item(
+    item: ApplicationConfig,
+    loc: tuple[Any, ...],
+    repos: list[str],
+    stages: list[str],
+    defaults: ApplicationDefaults,
+    fail: Fail,
+) -> None:
     where = f"application {item.name!r}"
     repository = item.repository or defaults.repository or (repos[0] if len(repos) == 1 else None)
     if repository is None:

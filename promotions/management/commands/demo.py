@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
@@ -14,10 +17,10 @@ from promotions.services import matrix_refresh
 class Command(BaseCommand):
     help = "Create (or keep) the demo repository, catalogue and users, then read the matrix."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--reset", action="store_true", help="rebuild the demo repository from scratch")
 
-    def handle(self, *args, reset: bool = False, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, reset: bool = False, **options: Any) -> None:
         config = demo_build(data_dir=settings.DATA_DIR, reset=reset)
         for username, (password, group_name, _role) in USERS.items():
             user, _ = User.objects.get_or_create(username=username)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from promotions.matrix import matrix_document, matrix_read_git
 class Command(BaseCommand):
     help = "Print every application's version per stage folder, read from Git."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
         parser.add_argument("--json", action="store_true", help="print the matrix as one JSON document")
 
