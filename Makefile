@@ -28,6 +28,7 @@ test: $(VENV)/.installed lint check
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 fmt: $(VENV)/.installed
 	$(PY) -m ruff check --fix .

@@ -1,5 +1,6 @@
-"""Django project wiring for GitOps Portal; the domain lives in `promotions`."""
+"""Django project wiring for GitOps Portal; the domain lives in `promotions`.
 
-from gitops_portal.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app lives in `gitops_portal.celery` and is imported by the modules that
+define or send tasks (`promotions.tasks`), not here: commands that never touch Celery
+(like `matrix`) start faster without it.
+"""

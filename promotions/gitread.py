@@ -1,9 +1,10 @@
 """Read every application's declared version per stage from one repository at a commit.
 
-Costs are bulk, never per cell: one `ls-tree`, one `cat-file --batch` for all files that
-need parsing, one `git log --raw` for the history of all stage files. Results are cached
-on disk by commit sha (an unchanged commit parses nothing) and, across commits, by
-(locator, blob sha), so a new commit only parses the files it changed.
+Costs are bulk, never per cell: one `ls-tree`, one `cat-file --batch` per round for all
+files that need parsing, and one streamed `git log --raw` for the history of all stage
+files, read only as far back as the oldest answer needs. Results are cached on disk:
+an unchanged commit parses nothing; a new commit parses only the files it changed and
+walks only the commits since the previous read.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from promotions.config import AppSpec, Catalog, StageFile
-from promotions.integrations.git import NULL_SHA, Change, GitRepository
+from promotions.integrations.git import NULL_SHA, Change, ChangeStream, Commit, GitRepository
 from promotions.locators import LocateError, Locator
 from promotions.yamlnodes import YAMLReadError, parse_documents
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
+BATCH = 512  # history entries evaluated per cat-file round
 Result = tuple[str | None, int | None, str | None]  # version, line, problem
 
 
@@ -49,6 +51,18 @@ class RepositorySnapshot:
     applications: list[str]
     cells: list[Cell]
     results: dict[str, Result] = field(default_factory=dict, repr=False)
+    # "<locator key>@<path>" -> the commit that last changed that version (for incremental reads)
+    last: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A present cell whose last change is wanted."""
+
+    key: str
+    path: str
+    locator: Locator
+    version: str | None
 
 
 def repository_snapshot_read(
@@ -63,15 +77,29 @@ def repository_snapshot_read(
     tree = repo.tree(commit)
     apps = catalog.applications_in(repo.name, tree)
     present = [(app, stage, sf, tree[sf.path]) for app in apps for stage, sf in app.files.items() if sf.path in tree]
-    reader.evaluate((sf.locator, blob) for _, _, sf, blob in present)
-    history = repo.changes(commit, {sf.path for _, _, sf, _ in present})
-    last = _last_changes(reader, [(sf, blob, history.get(sf.path, [])) for _, _, sf, blob in present])
-    found = {
-        (app.name, stage): _cell(app, stage, sf, reader.result(sf.locator, blob), change)
-        for (app, stage, sf, blob), change in zip(present, last, strict=True)
+    since = cached.commit if cached and repo.is_ancestor(cached.commit, commit) else None
+    # History is streamed by git on another core while the current files are parsed here.
+    with repo.iter_changes(commit, {sf.path for _, _, sf, _ in present}, since=since) as history:
+        reader.evaluate((sf.locator, blob) for _, _, sf, blob in present)
+        targets = [
+            _Target(f"{sf.locator.key}@{sf.path}", sf.path, sf.locator, reader.result(sf.locator, blob)[0])
+            for _, _, sf, blob in present
+        ]
+        previous = cached.last if since and cached else {}
+        last = last_changes(reader, repo, commit, targets, since=since, previous=previous, history=history)
+    cells = {
+        (app.name, stage): _cell(app, stage, sf, reader.result(sf.locator, blob), last.get(target.key))
+        for (app, stage, sf, blob), target in zip(present, targets, strict=True)
     }
-    cells = [found.get((app.name, stage)) or Cell(app.name, stage) for app in apps for stage in catalog.stage_names]
-    snapshot = RepositorySnapshot(repo.name, commit, catalog.fingerprint, [a.name for a in apps], cells, reader.used)
+    snapshot = RepositorySnapshot(
+        repository=repo.name,
+        commit=commit,
+        fingerprint=catalog.fingerprint,
+        applications=[app.name for app in apps],
+        cells=[cells.get((app.name, stage)) or Cell(app.name, stage) for app in apps for stage in catalog.stage_names],
+        results=reader.used,
+        last={key: list(_commit_fields(c)) for key, c in last.items() if c},
+    )
     _cache_save(cache_file, snapshot)
     return snapshot
 
@@ -83,6 +111,7 @@ class BlobReader:
         self.repo = repo
         self.known = known
         self.used: dict[str, Result] = {}
+        self.content: dict[str, bytes] = {}  # raw blobs read ahead by `prefetch`
 
     def evaluate(self, pairs: Iterable[tuple[Locator, str]]) -> None:
         missing: dict[str, list[Locator]] = {}
@@ -90,14 +119,39 @@ class BlobReader:
             key = f"{locator.key}@{blob}"
             if key in self.known:
                 self.used[key] = self.known[key]
-            else:
-                missing.setdefault(blob, []).append(locator)
-        for blob, content in self.repo.read_blobs(missing).items():
+            elif locator not in missing.setdefault(blob, []):
+                missing[blob].append(locator)
+        fetched = {b: self.content[b] for b in missing if b in self.content}
+        fetched |= self.repo.read_blobs(b for b in missing if b not in fetched)
+        for blob, content in fetched.items():
             for locator, result in zip(missing[blob], locate_all(content, missing[blob]), strict=True):
                 self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result
 
     def result(self, locator: Locator, blob: str) -> Result:
         return self.used[f"{locator.key}@{blob}"]
+
+    def prefetch(self, blobs: Iterable[str]) -> None:
+        """Read (not parse) many blobs in one round trip, for `changed` to look at."""
+        wanted = set(blobs) - {NULL_SHA}
+        kept = {blob: self.content[blob] for blob in wanted & self.content.keys()}
+        self.content = kept | self.repo.read_blobs(wanted - kept.keys())
+
+    def changed(self, locator: Locator, before: str, version: str) -> bool:
+        """Whether blob `before` held a version other than `version`.
+
+        A blob whose text does not even contain the version's text cannot hold it, so
+        most history is answered without parsing; the rest is parsed to be sure.
+        """
+        if before == NULL_SHA:
+            return True
+        key = f"{locator.key}@{before}"
+        if key not in self.known:
+            content = self.content.get(before)
+            if content is not None and version.encode() not in content:
+                return True
+            self.evaluate([(locator, before)])
+        self.used[key] = self.known[key]
+        return self.known[key][0] != version
 
 
 def locate_all(content: bytes, locators: list[Locator]) -> list[Result]:
@@ -116,43 +170,89 @@ def locate_all(content: bytes, locators: list[Locator]) -> list[Result]:
     return results
 
 
-def _last_changes(reader: BlobReader, cells: list[tuple[StageFile, str, list[Change]]]) -> list[Change | None]:
-    """For each cell, the newest commit that changed its *version* (not just its file).
+def last_changes(
+    reader: BlobReader,
+    repo: GitRepository,
+    commit: str,
+    targets: list[_Target],
+    *,
+    since: str | None,
+    previous: dict[str, list[str]],
+    history: ChangeStream | None = None,
+) -> dict[str, Commit | None]:
+    """For each target, the newest commit that changed its *version* (not just its file).
 
-    Walks each file's changes newest first and stops at the first whose previous blob
-    held a different version. All blobs a round needs are read and parsed in one batch.
+    With `since` (an ancestor read before), only the commits after it are walked; a
+    target they do not answer keeps the answer `previous` recorded at `since`, because
+    its version did not change in between. Targets without such an answer (a new
+    application, a changed locator) get a full walk.
     """
-    answer: list[Change | None] = [None] * len(cells)
-    position = dict.fromkeys(range(len(cells)), 0)
-    while position:
-        reader.evaluate(
-            (cells[i][0].locator, cells[i][2][p].old_blob)
-            for i, p in position.items()
-            if p < len(cells[i][2]) and cells[i][2][p].old_blob != NULL_SHA
-        )
-        for i, p in list(position.items()):
-            stage_file, blob, changes = cells[i]
-            if p >= len(changes):
-                answer[i] = changes[-1] if changes else None
-                del position[i]
+    if history is None:
+        with repo.iter_changes(commit, {t.path for t in targets}, since=since) as history:
+            answers, unanswered = _walk(reader, history, targets)
+    else:
+        answers, unanswered = _walk(reader, history, targets)
+    if since is None:
+        return answers
+    full = []
+    for target in unanswered:
+        if target.key in previous:
+            answers[target.key] = Commit(*previous[target.key])
+        else:
+            full.append(target)
+    if full:
+        with repo.iter_changes(commit, {t.path for t in full}) as history:
+            answers |= _walk(reader, history, full, complete=True)[0]
+    return answers
+
+
+def _walk(
+    reader: BlobReader, history: ChangeStream, targets: list[_Target], *, complete: bool = False
+) -> tuple[dict[str, Commit | None], list[_Target]]:
+    """Stream history newest first, answering each target at the first change whose blob
+    before held another version; stops as soon as every target is answered."""
+    answers: dict[str, Commit | None] = {}
+    waiting: dict[str, list[_Target]] = {}
+    for target in targets:
+        waiting.setdefault(target.path, []).append(target)
+    oldest: dict[str, Commit] = {}
+    pending: list[tuple[_Target, Change]] = []
+
+    def settle() -> None:
+        reader.prefetch(ch.old_blob for t, ch in pending if t.version is not None)
+        for target, change in pending:
+            if target.key in answers:
                 continue
-            change = changes[p]
-            current = reader.result(stage_file.locator, blob)[0]
-            before = None if change.old_blob == NULL_SHA else reader.result(stage_file.locator, change.old_blob)[0]
-            if current is None or before != current:
-                answer[i] = change
-                del position[i]
-            else:
-                position[i] = p + 1
-    return answer
+            oldest[target.key] = change.commit
+            if target.version is None or reader.changed(target.locator, change.old_blob, target.version):
+                answers[target.key] = change.commit
+                waiting[target.path].remove(target)
+                if not waiting[target.path]:
+                    del waiting[target.path]
+        pending.clear()
+
+    for seen, (path, change) in enumerate(history, start=1):
+        pending.extend((target, change) for target in waiting.get(path, ()))
+        if len(pending) >= BATCH or seen % (4 * BATCH) == 0:
+            settle()
+            if not waiting:
+                break  # every target answered: the rest of the history is never read
+    settle()
+    unanswered = [t for group in waiting.values() for t in group]
+    if complete:  # history ends without the file being added (a shallow clone): best known
+        answers |= {t.key: oldest.get(t.key) for t in unanswered}
+    return answers, unanswered
 
 
-def _cell(app: AppSpec, stage: str, sf: StageFile, result: Result, change: Change | None) -> Cell:
+def _commit_fields(commit: Commit) -> tuple[str, str, str, str, str]:
+    return commit.sha, commit.author, commit.email, commit.date, commit.subject
+
+
+def _cell(app: AppSpec, stage: str, sf: StageFile, result: Result, commit: Commit | None) -> Cell:
     version, line, problem = result
     error = None
     if problem is not None:
         error = f"{sf.path}:{line}: {problem}" if line else f"{sf.path}: {problem}"
-    commit = change.commit if change else None
     return Cell(
         application=app.name,
         stage=stage,
@@ -181,25 +281,21 @@ def _cache_load(path: Path) -> RepositorySnapshot | None:
         return None
     if data.get("format") != CACHE_FORMAT:
         return None
-    results = {k: tuple(v) for k, v in data["results"].items()}
-    cells = [Cell(**c) for c in data["cells"]]
     return RepositorySnapshot(
-        data["repository"], data["commit"], data["fingerprint"], data["applications"], cells, results
+        repository=data["repository"],
+        commit=data["commit"],
+        fingerprint=data["fingerprint"],
+        applications=data["applications"],
+        cells=[Cell(**c) for c in data["cells"]],
+        results={k: tuple(v) for k, v in data["results"].items()},  # type: ignore[misc]
+        last=data["last"],
     )
 
 
 def _cache_save(path: Path, snapshot: RepositorySnapshot) -> None:
-    data = {
-        "format": CACHE_FORMAT,
-        "repository": snapshot.repository,
-        "commit": snapshot.commit,
-        "fingerprint": snapshot.fingerprint,
-        "applications": snapshot.applications,
-        "cells": [asdict(c) for c in snapshot.cells],
-        "results": snapshot.results,
-    }
+    data = vars(snapshot) | {"format": CACHE_FORMAT, "cells": [vars(cell) for cell in snapshot.cells]}
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: a reader never sees a half-written cache.
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        json.dump(data, tmp, separators=(",", ":"))
+        tmp.write(json.dumps(data, separators=(",", ":")))  # one-shot dumps uses the C encoder
     os.replace(tmp.name, path)

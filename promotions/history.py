@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from promotions.config import Catalog
 from promotions.gitread import BlobReader, cached_results
-from promotions.integrations.git import NULL_SHA
+from promotions.integrations.git import NULL_SHA, Change
 from promotions.matrix import git_repository
 
 
@@ -43,7 +43,9 @@ def _read(catalog: Catalog, name: str, repository: str, commit: str) -> dict[str
     repo = git_repository(catalog.repository(repository))
     if not repo.has_commit(commit):
         repo.sync()
-    changes = repo.changes(commit, {sf.path for sf in spec.files.values()})
+    changes: dict[str, list[Change]] = {}
+    for path, change in repo.iter_changes(commit, {sf.path for sf in spec.files.values()}):
+        changes.setdefault(path, []).append(change)
     reader = BlobReader(repo, cached_results(cache_dir=settings.DATA_DIR / "cache", repository=repository))
     reader.evaluate(
         (sf.locator, blob)

@@ -193,7 +193,7 @@ def test_history_is_computed_in_bulk_not_per_cell(platform, repo, monkeypatch):
             f"web {day}",
             date=at(day),
         )
-    calls = {"changes": 0, "read_blobs": 0}
+    calls = {"iter_changes": 0, "read_blobs": 0}
     for name in calls:
         original = getattr(GitRepository, name)
 
@@ -203,7 +203,7 @@ def test_history_is_computed_in_bulk_not_per_cell(platform, repo, monkeypatch):
 
         monkeypatch.setattr(GitRepository, name, counting)
     read(platform)
-    assert calls["changes"] == 1  # one `git log` for all 21 cells
+    assert calls["iter_changes"] == 1  # one `git log` for all 21 cells
     assert calls["read_blobs"] <= 3  # current blobs, then one batch per history round
 
 
@@ -267,3 +267,75 @@ def test_a_corrupt_clone_reports_a_permanent_error(platform, data_dir):
     git.sync()
     with pytest.raises(PermanentError, match="repository 'platform': git ls-tree failed"):
         git.tree("0" * 40)
+
+
+def spy_walks(monkeypatch) -> list:
+    walks = []
+    original = GitRepository.iter_changes
+
+    def spy(self, commit, paths, *, since=None):
+        walks.append((since, sorted(paths)))
+        return original(self, commit, paths, since=since)
+
+    monkeypatch.setattr(GitRepository, "iter_changes", spy)
+    return walks
+
+
+def test_a_new_commit_walks_only_the_history_since_the_last_read(platform, repo, monkeypatch):
+    repo.commit(
+        {"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")},
+        "Promote",
+        author=ALICE,
+        date=at(1),
+    )
+    read(platform)
+    before = repo.head()
+    repo.commit(
+        {"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.2.0")}, "Release web 1.2.0", date=at(2)
+    )
+    repo.commit(
+        {"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.2.0", replicas=3)}, "Scale", date=at(3)
+    )
+    walks = spy_walks(monkeypatch)
+    document = read(platform)
+    assert [since for since, _ in walks] == [before]
+    assert cells(document)["web", "dev"]["subject"] == "Release web 1.2.0"
+    assert cells(document)["web", "staging"]["subject"] == "Promote"  # kept from the previous read
+    assert cells(document)["web", "production"]["subject"] == "Bootstrap"
+
+
+def test_a_version_changed_and_changed_back_is_dated_by_the_change_back(platform, repo):
+    read(platform)
+    path = "production/web/kustomization.yaml"
+    repo.commit({path: kustomization("ghcr.io/acme/web", "2.0.0")}, "Release 2.0.0", date=at(1))
+    repo.commit({path: kustomization("ghcr.io/acme/web", "1.0.0")}, "Roll back to 1.0.0", author=ALICE, date=at(2))
+    cell = cells(read(platform))["web", "production"]
+    assert (cell["version"], cell["subject"]) == ("1.0.0", "Roll back to 1.0.0")
+
+
+def test_a_rewritten_history_is_walked_in_full(platform, repo, monkeypatch):
+    first = repo.head()
+    repo.commit({"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "5.0.0")}, "Oops", date=at(1))
+    read(platform)
+    repo._git("update-ref", "refs/heads/main", first)  # a force push back in time…
+    repo.commit({"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.5.0")}, "Redo", date=at(2))
+    walks = spy_walks(monkeypatch)
+    document = read(platform)
+    assert [since for since, _ in walks] == [None]
+    assert cells(document)["web", "dev"]["version"] == "1.5.0"
+    assert cells(document)["web", "dev"]["subject"] == "Redo"
+
+
+def test_a_changed_catalogue_walks_the_full_history_only_for_changed_locators(platform, repo, monkeypatch):
+    read(platform)
+    platform.write_text(platform.read_text().replace("key: image.tag", "key: image.repository"))
+    walks = spy_walks(monkeypatch)
+    document = read(platform)
+    assert [since for since, _ in walks] == [repo.head(), None]
+    assert walks[1][1] == [
+        "apps/billing/dev/values.yaml",
+        "apps/billing/production/values.yaml",
+        "apps/billing/staging/values.yaml",
+    ]
+    assert cells(document)["billing", "dev"]["version"] == "ghcr.io/acme/billing"
+    assert cells(document)["web", "dev"]["subject"] == "Bootstrap"

@@ -1,23 +1,23 @@
-"""Git: the only module that talks to Git (GitPython for repository management, plumbing
-commands for bulk reads).
+"""Git: the only module that runs git.
 
 One persistent bare clone per repository under the data dir, updated with `fetch`
 (never a clone per request). Files are read at a commit straight from the object
 database (`ls-tree`, `cat-file --batch`): no work tree is checked out for reading.
+The read path uses git's plumbing directly (one process per bulk operation), which
+keeps a command-line start free of heavier Git bindings.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import subprocess
-from collections import defaultdict
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
-from filelock import FileLock, Timeout
 
 from gitops_portal.env import redact
 from promotions.errors import PermanentError, TransientError
@@ -71,48 +71,61 @@ class GitRepository:
 
     def sync(self) -> str:
         """Fetch the branch (cloning the first time) and return its head commit sha."""
-        try:
-            with FileLock(str(self.path) + ".lock", timeout=self.timeout):
-                repo = self._open_or_init()
-                self._fetch(repo)
-        except Timeout:
-            raise TransientError(f"repository {self.name!r}: another fetch holds the lock") from None
+        with self._lock():
+            if not (self.path / "HEAD").exists():
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._plumbing("init", "--quiet", "--bare")
+            self._fetch()
         head = self.head()
         if head is None:  # pragma: no cover - fetch succeeded, so the ref exists
             raise PermanentError(f"repository {self.name!r}: branch {self.branch!r} not found after fetch")
         return head
 
-    def _open_or_init(self) -> git.Repo:
-        if (self.path / "HEAD").exists():
-            repo = git.Repo(self.path)
-            if repo.remote("origin").url != self.url:
-                repo.remote("origin").set_url(self.url)
-            return repo
-        self.path.mkdir(parents=True, exist_ok=True)
-        repo = git.Repo.init(self.path, bare=True)
-        repo.create_remote("origin", self.url)
-        return repo
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One fetch at a time per clone on this host (other hosts have their own clone)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(self.path) + ".lock", "w") as handle:
+            deadline = time.monotonic() + self.timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise TransientError(f"repository {self.name!r}: another fetch holds the lock") from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _fetch(self, repo: git.Repo) -> None:
+    def _fetch(self) -> None:
+        # Fetch by URL (no remote in the clone's config): a changed URL just works, and
+        # nothing about the remote is stored.
         refspec = f"+refs/heads/{self.branch}:{self._ref}"
+        command = ["git", f"--git-dir={self.path}", "fetch", "--quiet", "--no-tags", "--", self.url, refspec]
         try:
-            with repo.git.custom_environment(**self._env()):
-                repo.git.fetch("--no-tags", "--prune", "origin", refspec, kill_after_timeout=self.timeout)
-        except git.GitCommandError as exc:
-            raise self._fetch_error(exc) from None
+            proc = subprocess.run(command, capture_output=True, timeout=self.timeout, env=self._env(), check=False)
+        except subprocess.TimeoutExpired:
+            raise TransientError(
+                f"repository {self.name!r}: fetching {redact(self.url)} took longer than {self.timeout}s"
+            ) from None
+        if proc.returncode != 0:
+            raise self._fetch_error(proc.stderr.decode("utf-8", "replace"))
 
-    def _fetch_error(self, exc: git.GitCommandError) -> Exception:
-        lines = [ln.strip() for ln in str(exc.stderr or "").splitlines() if ln.strip()]
+    def _fetch_error(self, stderr: str) -> Exception:
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         detail = next((ln for ln in reversed(lines) if ln.lower().startswith(("fatal", "error"))), "")
-        detail = redact(detail or (lines[-1] if lines else f"git exited with {exc.status}"))
+        detail = redact(detail or (lines[-1] if lines else "git fetch failed"))
         if "couldn't find remote ref" in detail:
             detail = f"branch {self.branch!r} does not exist"
         message = f"repository {self.name!r}: cannot fetch {redact(self.url)}: {detail}"
-        transient = exc.status is None or any(h in detail.lower() for h in _TRANSIENT_HINTS)
+        transient = any(hint in detail.lower() for hint in _TRANSIENT_HINTS)
         return TransientError(message) if transient else PermanentError(message)
 
     def _env(self) -> dict[str, str]:
-        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+        env = os.environ | {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
         if self._token:
             # The token travels in an environment-only config entry: never on a command
             # line (visible in ps) and never written to the clone's config file.
@@ -134,8 +147,11 @@ class GitRepository:
         return out.decode().strip() or None
 
     def has_commit(self, sha: str) -> bool:
-        out = self._plumbing("cat-file", "-t", sha, check=False)
-        return out.strip() == b"commit"
+        return self._plumbing("cat-file", "-t", sha, check=False).strip() == b"commit"
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        command = ["git", f"--git-dir={self.path}", "merge-base", "--is-ancestor", older, newer]
+        return subprocess.run(command, capture_output=True, timeout=self.timeout, check=False).returncode == 0
 
     def tree(self, commit: str) -> dict[str, str]:
         """Every file at `commit`: path -> blob sha."""
@@ -167,36 +183,22 @@ class GitRepository:
             pos = end + 1 + size + 1
         return blobs
 
-    def changes(self, commit: str, paths: Iterable[str]) -> dict[str, list[Change]]:
-        """For each of `paths`, the commits reachable from `commit` that changed it, newest first."""
-        wanted = sorted(set(paths))
-        if not wanted:
-            return {}
-        fmt = "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s"
-        out = self._plumbing(
-            "--literal-pathspecs",
-            "log",
-            "--topo-order",
-            "--no-renames",
-            "--raw",
-            "--no-abbrev",
-            "-z",
-            fmt,
-            commit,
-            "--",
-            *wanted,
-        )
-        found: dict[str, list[Change]] = defaultdict(list)
-        for chunk in out.split(b"\x1e")[1:]:
-            header, _, raw = chunk.partition(b"\0")
-            sha, author, email, date, subject = header.decode("utf-8", "replace").split("\x1f", 4)
-            info = Commit(sha, author, email, date, subject)
-            fields = raw.lstrip(b"\n").split(b"\0")
-            for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-                if meta.startswith(b":"):
-                    _, _, old, new, _status = meta.decode().split(" ")
-                    found[path.decode("utf-8", "surrogateescape")].append(Change(info, old, new))
-        return dict(found)
+    def iter_changes(self, commit: str, paths: Iterable[str], *, since: str | None = None) -> ChangeStream:
+        """(path, change) for each commit reachable from `commit` (and not from `since`) that
+        changed one of `paths`, newest first, streamed: stop iterating and git stops too.
+
+        git starts at once, so it can run ahead (on another core) while the caller does
+        other work before iterating."""
+        wanted = {path.encode("utf-8", "surrogateescape"): path for path in paths}
+        # No pathspec: git then skips history simplification, which costs more (measured:
+        # 2.5x on 6,000 commits) than filtering the paths here; thousands of file pathspecs
+        # are worse still (every pathspec is matched against every change).
+        revisions = [commit, f"^{since}"] if since else [commit]
+        command = [
+            "git", f"--git-dir={self.path}", "log", "--topo-order", "--no-renames", "--raw", "--no-abbrev", "-z",
+            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s", *revisions, "--",
+        ]  # fmt: skip
+        return ChangeStream(command, wanted)
 
     def _plumbing(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
         command = ["git", f"--git-dir={self.path}", *args]
@@ -207,15 +209,65 @@ class GitRepository:
         return proc.stdout
 
 
+class ChangeStream:
+    """A running `git log --raw`, parsed as it is read; use it as a context manager so git
+    is stopped however the caller leaves (early when it has what it needs)."""
+
+    def __init__(self, command: list[str], wanted: dict[bytes, str]) -> None:
+        self._wanted = wanted
+        self._proc: subprocess.Popen[bytes] | None = None
+        if wanted:
+            self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            with suppress(OSError):  # room for git to run ahead: 1 MiB instead of 64 KiB
+                fcntl.fcntl(self._proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
+
+    def __enter__(self) -> ChangeStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[tuple[str, Change]]:
+        if self._proc is None or self._proc.stdout is None:
+            return
+        tail = b""
+        while chunk := self._proc.stdout.read(1 << 16):
+            records = (tail + chunk).split(b"\x1e")
+            tail = records.pop()
+            for record in records:
+                yield from _parse_record(record, self._wanted)
+        yield from _parse_record(tail, self._wanted)
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            if self._proc.stdout:
+                self._proc.stdout.close()
+            self._proc = None
+
+
+def _parse_record(record: bytes, wanted: dict[bytes, str]) -> Iterator[tuple[str, Change]]:
+    """One `git log -z --raw` commit record: header, NUL, then `:meta NUL path NUL` pairs."""
+    if not record:
+        return
+    header, _, raw = record.partition(b"\0")
+    fields = raw.lstrip(b"\n").split(b"\0")
+    commit: Commit | None = None
+    for i in range(1, len(fields), 2):
+        path = wanted.get(fields[i])
+        if path is None:
+            continue
+        if commit is None:  # decoded only for commits that touch a wanted file
+            commit = Commit(*header.decode("utf-8", "replace").split("\x1f", 4))
+        _, _, old, new, _status = fields[i - 1].decode().split(" ")
+        yield path, Change(commit, old, new)
+
+
 def repository_for(
     *, name: str, url: str, branch: str, data_dir: Path, timeout: int, token_env: str = ""
 ) -> GitRepository:
     token = os.environ.get(token_env, "") if token_env else ""
     return GitRepository(
-        name=name,
-        url=url,
-        branch=branch,
-        path=data_dir / "repos" / f"{name}.git",
-        timeout=timeout,
-        token=token,
+        name=name, url=url, branch=branch, path=data_dir / "repos" / f"{name}.git", timeout=timeout, token=token
     )

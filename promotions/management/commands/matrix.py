@@ -21,6 +21,7 @@ from promotions.matrix import matrix_document, matrix_read_git
 
 class Command(BaseCommand):
     help = "Print every application's version per stage folder, read from Git."
+    requires_system_checks: list[str] = []  # a read-only report; `manage.py check` covers the rest
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
@@ -37,7 +38,8 @@ class Command(BaseCommand):
             self._fail(failed[0])
         document = matrix_document(catalog=catalog, reads=reads)
         if options["json"]:
-            self.stdout.write(json.dumps(document, indent=2))
+            # Indented for a person at a terminal; compact (and C-fast) for a pipe or a program.
+            self.stdout.write(json.dumps(document, indent=2 if self.stdout.isatty() else None))
         else:
             self.stdout.write(render_table(document))
 

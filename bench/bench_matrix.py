@@ -1,0 +1,216 @@
+#!/usr/bin/env python
+"""Benchmark the version matrix on a generated repository (default 500 applications x 4 stages).
+
+Measures, in one run:
+  floor  = `git clone` + `git cat-file --batch` of every stage file + C-YAML parsing of each
+  cold   = `manage.py matrix --json` with a fresh data dir   (target: <= 2x floor)
+  warm   = the same again, same commit                        (target: <= 1x floor)
+  page   = the dashboard rendered server-side                 (target: < 300 ms, constant queries)
+
+Usage: python bench/bench_matrix.py [--apps 500] [--stages 4] [--releases 3] [--runs 3]
+Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+STAGE_NAMES = ["dev", "test", "staging", "production", "dr"]
+
+
+def kustomization(app: str, tag: str, replicas: int) -> bytes:
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"namespace: {app}\nresources:\n  - ../../base/{app}\n"
+        f'images:\n  - name: ghcr.io/acme/{app}\n    newTag: "{tag}"\n'
+        f"replicas:\n  - name: {app}\n    count: {replicas}\n"
+        "labels:\n  - pairs: {team: platform, tier: backend}\n"
+    ).encode()
+
+
+def generate(path: Path, apps: int, stages: list[str], releases: int) -> int:
+    """A bare repo: one bootstrap commit, then one commit per release per stage, plus scaling commits."""
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    chunks: list[bytes] = []
+    count = 0
+
+    def commit(files: dict[str, bytes], message: str, when: datetime) -> None:
+        nonlocal count
+        ts = int(when.timestamp())
+        out = [f"commit refs/heads/main\ncommitter Bench <bench@example.com> {ts} +0000\n".encode()]
+        out.append(f"data {len(message)}\n{message}\n".encode())  # within one stream, commits chain on the branch
+        for name, content in files.items():
+            out.append(f"M 100644 inline {name}\ndata {len(content)}\n".encode() + content + b"\n")
+        chunks.append(b"".join(out))
+        count += 1
+
+    names = [f"app-{n:04}" for n in range(apps)]
+    commit(
+        {f"{s}/{a}/kustomization.yaml": kustomization(a, "1.0.0", 2) for a in names for s in stages}, "Bootstrap", start
+    )
+    when = start
+    for release in range(1, releases + 1):
+        for stage in stages:
+            for app in names:
+                when += timedelta(minutes=1)
+                commit(
+                    {f"{stage}/{app}/kustomization.yaml": kustomization(app, f"1.{release}.0", 2)},
+                    f"{app} 1.{release}.0 to {stage}",
+                    when,
+                )
+    for app in names[::5]:  # some non-version changes the last-change search has to skip
+        when += timedelta(minutes=1)
+        commit(
+            {f"{stages[0]}/{app}/kustomization.yaml": kustomization(app, f"1.{releases}.0", 3)}, f"scale {app}", when
+        )
+    subprocess.run(["git", f"--git-dir={path}", "fast-import", "--quiet"], input=b"".join(chunks), check=True)
+    subprocess.run(["git", f"--git-dir={path}", "gc", "-q"], check=True)
+    return count
+
+
+def catalog(path: Path, url: str, stages: list[str]) -> Path:
+    stage_list = "".join(f"  - name: {s}\n" for s in stages)
+    path.write_text(
+        f'repositories:\n  - {{name: platform, url: "{url}", branch: main}}\nstages:\n{stage_list}'
+        'applications:\n  defaults:\n    path: "{stage}/{app}/kustomization.yaml"\n'
+        '    version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}\n'
+        '  discover: "{stage}/{app}/kustomization.yaml"\n'
+    )
+    return path
+
+
+def floor(url: str, work: Path, apps: int, stages: list[str]) -> float:
+    """The least any reader must do: clone, read every stage file in one batch, parse each."""
+    target = work / f"floor-{time.monotonic_ns()}.git"
+    started = time.perf_counter()
+    subprocess.run(["git", "clone", "-q", "--bare", "--no-tags", url, str(target)], check=True)
+    names = [f"{s}/app-{n:04}/kustomization.yaml" for n in range(apps) for s in stages]
+    out = subprocess.run(
+        ["git", f"--git-dir={target}", "cat-file", "--batch"],
+        input="".join(f"main:{n}\n" for n in names).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    pos = 0
+    for _ in names:
+        end = out.index(b"\n", pos)
+        size = int(out[pos:end].split(b" ")[2])
+        list(yaml.load_all(out[end + 1 : end + 1 + size], Loader=yaml.CSafeLoader))
+        pos = end + 1 + size + 1
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(target)
+    return elapsed
+
+
+def matrix_cli(config: Path, data_dir: Path) -> float:
+    env = os.environ | {"GITOPS_PORTAL_DATA_DIR": str(data_dir), "GITOPS_PORTAL_CONFIG": str(config), "DEBUG": "true"}
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "matrix", "--json"], cwd=ROOT, env=env, capture_output=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"matrix failed: {proc.stderr.decode()}")
+    return elapsed
+
+
+def dashboard(config: Path, data_dir: Path, runs: int) -> tuple[float, int, int]:
+    """Median server-side render time of the dashboard, and its query count at 50 and all apps."""
+    os.environ |= {"GITOPS_PORTAL_DATA_DIR": str(data_dir), "GITOPS_PORTAL_CONFIG": str(config), "DEBUG": "true"}
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+
+    from promotions.config import catalog_load
+    from promotions.services import matrix_refresh
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    matrix_refresh(catalog=catalog_load(config))
+    client = Client()
+    client.force_login(User.objects.get_or_create(username="bench")[0])
+
+    def render(query: str = "") -> tuple[float, int]:
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get("/", {"q": query} if query else {})
+            elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.status_code
+        return elapsed, len(queries)
+
+    render()  # warm the template and catalogue caches
+    times = [render()[0] for _ in range(runs)]
+    all_queries = render()[1]
+    from promotions.models import StageVersion
+
+    StageVersion.objects.exclude(application__startswith="app-000").delete()  # keep 10 applications
+    few_queries = render()[1]
+    return statistics.median(times), few_queries, all_queries
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--apps", type=int, default=500)
+    parser.add_argument("--stages", type=int, default=4, choices=range(1, len(STAGE_NAMES) + 1))
+    parser.add_argument("--releases", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    stages = STAGE_NAMES[: args.stages]
+    work = Path(tempfile.mkdtemp(prefix="gitops-bench-"))
+    try:
+        repo = work / "platform.git"
+        started = time.perf_counter()
+        commits = generate(repo, args.apps, stages, args.releases)
+        print(
+            f"repository: {args.apps} apps x {len(stages)} stages, {commits} commits "
+            f"(generated in {time.perf_counter() - started:.1f}s)"
+        )
+        config = catalog(work / "catalog.yaml", repo.as_uri(), stages)
+
+        floors, colds, warms = [], [], []
+        for run in range(args.runs):
+            floors.append(floor(repo.as_uri(), work, args.apps, stages))
+            data_dir = work / f"data-{run}"
+            colds.append(matrix_cli(config, data_dir))
+            warms.append(matrix_cli(config, data_dir))
+        f, c, w = (statistics.median(x) for x in (floors, colds, warms))
+        page, few, many = dashboard(config, work / "data-0", max(args.runs, 5))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    results = [
+        ("floor (clone + cat-file + C-YAML)", f"{f * 1000:.0f} ms", ""),
+        ("matrix --json cold", f"{c * 1000:.0f} ms", f"{c / f:.2f}x floor (target <= 2x)"),
+        ("matrix --json warm", f"{w * 1000:.0f} ms", f"{w / f:.2f}x floor (target <= 1x)"),
+        ("dashboard render", f"{page * 1000:.0f} ms", "target < 300 ms"),
+        ("dashboard queries", f"{few} (10 apps) / {many} ({args.apps} apps)", "target: equal"),
+    ]
+    for name, value, note in results:
+        print(f"{name:36} {value:>24}   {note}")
+    ok = c <= 2 * f and w <= f and page < 0.3 and few == many
+    print("all targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
