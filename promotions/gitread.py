@@ -287,7 +287,7 @@ def _cache_load(path: Path) -> RepositorySnapshot | None:
         fingerprint=data["fingerprint"],
         applications=data["applications"],
         cells=[Cell(**c) for c in data["cells"]],
-        results={k: tuple(v) for k, v in data["results"].items()},  # type: ignore[misc]
+        results={k: tuple(v) for k, v in data["results"].items()},
         last=data["last"],
     )
 
