@@ -190,3 +190,8 @@ def test_a_broken_catalogue_gets_a_page_naming_file_and_line(as_alice, catalog):
     assert f"<code>{catalog}</code>" in html
     assert "<code>5</code>" in html
     assert "applications.defaultz: unknown key &#x27;defaultz&#x27;" in html
+
+
+def test_the_health_check_answers_without_a_login(client, db):
+    response = client.get(reverse("healthz"))
+    assert (response.status_code, response.content) == (200, b"ok\n")

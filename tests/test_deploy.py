@@ -1,0 +1,24 @@
+"""The shipped example catalogue is valid, and every setting is documented."""
+
+import re
+from pathlib import Path
+
+from promotions.config import catalog_load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_example_catalogue_loads():
+    catalog = catalog_load(ROOT / "deploy" / "catalogue.example.yaml")
+    assert catalog.stage_names == ["staging", "production"]
+
+
+def test_every_environment_variable_the_settings_read_is_documented():
+    settings = (ROOT / "gitops_portal" / "settings.py").read_text()
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', settings))
+    assert "DATABASE_URL" in read
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in read:
+        assert f"{name}=" in example, f"{name} is not in .env.example"
+        assert f"`{name}`" in readme, f"{name} is not in the README"
