@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 # `make run` uses the embedded defaults: SQLite and clones under ./var, DEBUG on.
-export DEBUG ?= true
+run check: export DEBUG ?= true
 
 .PHONY: run test lint fmt check bench lock clean
 
