@@ -10,6 +10,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from gitops_portal.env import redact
 from promotions.config import Catalog
 from promotions.gitread import Cell, RepositorySnapshot
 from promotions.matrix import matrix_read_git
@@ -40,10 +41,10 @@ def matrix_refresh(*, catalog: Catalog, data_dir: Path | None = None) -> Refresh
             log.warning("matrix refresh: %s", read.error)
             RepositoryState.objects.update_or_create(
                 name=read.name,
-                defaults={"url": repo.url, "branch": repo.branch, "checked_at": now, "error": read.error},
+                defaults={"url": redact(repo.url), "branch": repo.branch, "checked_at": now, "error": read.error},
             )
             continue
-        if _snapshot_store(read.snapshot, url=repo.url, branch=repo.branch, now=now):
+        if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now):
             changed.append(read.name)
     _forget_removed(catalog)
     return RefreshReport(len(catalog.repositories), changed, errors)

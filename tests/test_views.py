@@ -195,3 +195,13 @@ def test_a_broken_catalogue_gets_a_page_naming_file_and_line(as_alice, catalog):
 def test_the_health_check_answers_without_a_login(client, db):
     response = client.get(reverse("healthz"))
     assert (response.status_code, response.content) == (200, b"ok\n")
+
+
+def test_credentials_in_a_repository_url_are_never_shown(as_alice, catalog, repo):
+    secret_url = repo.url.replace("file://", "file://deploy:hunter2@")
+    catalog.write_text(catalog.read_text().replace(repo.url, secret_url))
+    as_alice.post(reverse("refresh"))
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert "hunter2" not in html
+    assert "hunter2" not in RepositoryState.objects.get().url
+    assert "hunter2" not in RepositoryState.objects.get().error
