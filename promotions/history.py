@@ -44,8 +44,9 @@ def _read(catalog: Catalog, name: str, repository: str, commit: str) -> dict[str
     if not repo.has_commit(commit):
         repo.sync()
     changes: dict[str, list[Change]] = {}
-    for path, change in repo.iter_changes(commit, {sf.path for sf in spec.files.values()}):
-        changes.setdefault(path, []).append(change)
+    with repo.iter_changes(commit, {sf.path for sf in spec.files.values()}) as stream:
+        for path, change in stream:
+            changes.setdefault(path, []).append(change)
     reader = BlobReader(repo, cached_results(cache_dir=settings.DATA_DIR / "cache", repository=repository))
     reader.evaluate(
         (sf.locator, blob)

@@ -110,10 +110,14 @@ def _stale(catalog: Catalog, states: list[RepositoryState], now: datetime) -> bo
     limit = now - timedelta(seconds=settings.GITOPS_PORTAL_GIT_REFRESH_SECONDS)
     for repo in catalog.repositories:
         state = by_name.get(repo.name)
-        if state is None or state.fingerprint != catalog.fingerprint:
+        if state is None:
             return True
         checked = state.checked_at or state.read_at
         if checked is None or checked < limit:
+            return True
+        # A new catalogue needs a new read, unless the last attempt (recent) failed:
+        # then wait for the interval instead of fetching on every page view.
+        if state.fingerprint != catalog.fingerprint and not state.error:
             return True
     return False
 

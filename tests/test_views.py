@@ -205,3 +205,10 @@ def test_credentials_in_a_repository_url_are_never_shown(as_alice, catalog, repo
     assert "hunter2" not in html
     assert "hunter2" not in RepositoryState.objects.get().url
     assert "hunter2" not in RepositoryState.objects.get().error
+
+
+def test_a_failing_repository_is_not_fetched_again_on_every_page_view(as_alice, catalog, repo, tmp_path):
+    catalog.write_text(catalog.read_text().replace(repo.url, (tmp_path / "moved.git").as_uri()))
+    as_alice.post(reverse("refresh"))
+    html = as_alice.get(reverse("dashboard")).content.decode()
+    assert 'hx-trigger="load"' not in html  # retried when the refresh interval has passed

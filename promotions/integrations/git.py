@@ -202,7 +202,10 @@ class GitRepository:
 
     def _plumbing(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
         command = ["git", f"--git-dir={self.path}", *args]
-        proc = subprocess.run(command, input=input, capture_output=True, timeout=self.timeout, check=False)
+        try:
+            proc = subprocess.run(command, input=input, capture_output=True, timeout=self.timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise TransientError(f"repository {self.name!r}: git {args[0]} took longer than {self.timeout}s") from None
         if check and proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise PermanentError(f"repository {self.name!r}: git {args[0]} failed: {detail[-1] if detail else ''}")
