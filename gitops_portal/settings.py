@@ -36,6 +36,15 @@ GITOPS_PORTAL_GIT_REFRESH_SECONDS = env_int("GITOPS_PORTAL_GIT_REFRESH_SECONDS",
 # Upper bound for one network Git operation (clone, fetch).
 GITOPS_PORTAL_GIT_TIMEOUT = env_int("GITOPS_PORTAL_GIT_TIMEOUT", 120, minimum=1)
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+# Where people reach the portal: links in pull requests and notifications.
+GITOPS_PORTAL_URL = env_url("GITOPS_PORTAL_URL", ("http", "https")) or "http://127.0.0.1:8000"
+# Who commits: promotions are authored by the requester and committed by the portal.
+GITOPS_PORTAL_GIT_NAME = env_str("GITOPS_PORTAL_GIT_NAME", "GitOps Portal")
+GITOPS_PORTAL_GIT_EMAIL = env_str("GITOPS_PORTAL_GIT_EMAIL", "gitops-portal@localhost")
+# A promotion queued or being applied for longer than this is re-sent by the sweeper
+# (default: longer than a task may run).
+GITOPS_PORTAL_STUCK_SECONDS = env_int("GITOPS_PORTAL_STUCK_SECONDS", 660, minimum=1)
+GITOPS_PORTAL_SWEEP_SECONDS = env_int("GITOPS_PORTAL_SWEEP_SECONDS", 30, minimum=1)
 
 _database_url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}"
 try:
@@ -131,9 +140,21 @@ if REDIS_URL:
 
 # Celery: Redis when REDIS_URL is set, otherwise a filesystem broker under the data dir
 # (no server needed; the worker still runs as its own process).
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost/"
+# Task time limits stay below the visibility timeout, after which Redis hands an
+# unacknowledged task (its worker died) to another worker.
+CELERY_TASK_TIME_LIMIT = env_int("GITOPS_PORTAL_TASK_TIME_LIMIT", 600, minimum=2)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 1
+_visibility = env_int("GITOPS_PORTAL_BROKER_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT, minimum=1)
+if _visibility <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "GITOPS_PORTAL_BROKER_VISIBILITY_TIMEOUT: must be longer than GITOPS_PORTAL_TASK_TIME_LIMIT "
+        f"({_visibility} <= {CELERY_TASK_TIME_LIMIT})"
+    )
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
-    {"visibility_timeout": 3600}
+    {"visibility_timeout": _visibility, "socket_connect_timeout": 3, "socket_timeout": 10}
     if REDIS_URL
     else {
         "data_folder_in": str(ensure_writable_dir("GITOPS_PORTAL_DATA_DIR", DATA_DIR / "broker" / "queue")),
@@ -145,12 +166,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 15 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "matrix-refresh": {
         "task": "promotions.tasks.matrix_refresh_task",
         "schedule": float(GITOPS_PORTAL_GIT_REFRESH_SECONDS or 60),
+    },
+    "promotions-sweep": {
+        "task": "promotions.tasks.promotions_sweep_task",
+        "schedule": float(GITOPS_PORTAL_SWEEP_SECONDS),
     },
 }
 

@@ -8,7 +8,8 @@ yaml-path. Failures raise `LocateError` with a sentence naming what was expected
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
@@ -26,12 +27,19 @@ from promotions.yamlnodes import (
 )
 
 
+def _same(version: str) -> str:
+    return version
+
+
 @dataclass(frozen=True)
 class Found:
-    """A located version and the 1-based line it sits on."""
+    """A located version, the 1-based line it sits on, and (for writing) the scalar node
+    holding it plus how a new version becomes that node's new value."""
 
     version: str
     line: int
+    node: ScalarNode | None = field(default=None, compare=False, repr=False)
+    rewrite: Callable[[str], str] = field(default=_same, compare=False, repr=False)
 
 
 class LocateError(LookupError):
@@ -72,7 +80,8 @@ def _version_from(node: Node | None, what: str) -> Found:
         raise LocateError(f"{what} is {kind}", line_of(node))
     if value == "":
         raise LocateError(f"{what} is an empty string", line_of(node))
-    return Found(value, line_of(node))
+    assert isinstance(node, ScalarNode)
+    return Found(value, line_of(node), node)
 
 
 def _first_path_match(docs: list[Node], steps: tuple[Step, ...]) -> Found:
@@ -87,6 +96,15 @@ def _first_path_match(docs: list[Node], steps: tuple[Step, ...]) -> Found:
             continue
         return _version_from(node, path_text(steps))
     raise LocateError(f"expected {path_text(steps)}: {first_miss}")
+
+
+def _digest_only(name: str) -> Callable[[str], str]:
+    def rewrite(version: str) -> str:
+        if not version.startswith("sha256:"):
+            raise LocateError(f"images[name={name}] pins a digest; promote a digest (sha256:…) or add a newTag")
+        return version
+
+    return rewrite
 
 
 @dataclass(frozen=True)
@@ -109,7 +127,8 @@ class KustomizeImageLocator:
         entry = self._entry(images)
         tag = get(entry, "newTag")
         if tag is None and get(entry, "digest") is not None:
-            return _version_from(get(entry, "digest"), f"images[name={self._name(entry)}].digest")
+            found = _version_from(get(entry, "digest"), f"images[name={self._name(entry)}].digest")
+            return Found(found.version, found.line, found.node, _digest_only(self._name(entry)))
         return _version_from(tag, f"images[name={self._name(entry)}].newTag")
 
     def _entry(self, images: SequenceNode) -> Node:
@@ -241,7 +260,9 @@ class ImageLocator:
 
     def _version(self, container: Node) -> Found:
         image = _version_from(get(container, "image"), f"container {self.container} image")
-        return Found(parse_image(image.version).version, image.line)
+        repository = parse_image(image.version).repository
+        # A digest pins the old tag's content: it is dropped when the tag changes.
+        return Found(parse_image(image.version).version, image.line, image.node, lambda v: f"{repository}:{v}")
 
     def _scope(self) -> str:
         if not (self.workload_kind or self.workload_name):

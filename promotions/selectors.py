@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from promotions.config import Catalog
-from promotions.models import RepositoryState, StageVersion
+from promotions.models import Promotion, RepositoryState, StageVersion
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,26 @@ def _stale(catalog: Catalog, states: list[RepositoryState], now: datetime) -> bo
 
 def application_cells_get(*, name: str) -> list[StageVersion]:
     return list(StageVersion.objects.filter(application=name))
+
+
+def promotion_document(promotion: Promotion) -> dict[str, Any]:
+    """A promotion as `promote --json` and the API show it (a public contract)."""
+    pull_request = None
+    if promotion.pull_request_number is not None:
+        pull_request = {"number": promotion.pull_request_number, "url": promotion.pull_request_url}
+    return {
+        "id": promotion.pk,
+        "state": promotion.state,
+        "kind": promotion.kind,
+        "mode": promotion.mode,
+        "from_stage": promotion.from_stage or None,
+        "to_stage": promotion.to_stage,
+        "applications": [
+            {"name": i.application, "from": i.from_version or None, "to": i.to_version, "path": i.path}
+            for i in promotion.items.all()
+        ],
+        "branch": promotion.pr_branch or promotion.branch,
+        "commit": promotion.commit or None,
+        "pull_request": pull_request,
+        "error": promotion.error or None,
+    }

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that call one service."""
+"""Celery tasks: thin, idempotent, take an id and call one service."""
 
 from __future__ import annotations
 
@@ -6,10 +6,28 @@ from django.conf import settings
 
 from gitops_portal.celery import app
 from promotions.config import catalog_get
+from promotions.errors import TransientError
 from promotions.services import matrix_refresh
+from promotions.services.executor import promotion_execute
+from promotions.services.sweeper import promotions_sweep
 
 
 @app.task(acks_late=True, ignore_result=True)
 def matrix_refresh_task() -> None:
     """Periodic safety net: re-read every repository (cheap when nothing changed)."""
     matrix_refresh(catalog=catalog_get(settings.GITOPS_PORTAL_CONFIG))
+
+
+@app.task(bind=True, acks_late=True, ignore_result=True, max_retries=8)
+def promotion_execute_task(self, promotion_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Carry a promotion out; transient failures retry with backoff (1, 2, 4 … 60 s)."""
+    try:
+        promotion_execute(promotion_id=promotion_id)
+    except TransientError as exc:
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from None
+
+
+@app.task(acks_late=True, ignore_result=True)
+def promotions_sweep_task() -> None:
+    """Re-send lost or stalled promotions; notice pull requests merged elsewhere."""
+    promotions_sweep()

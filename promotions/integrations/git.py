@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import fcntl
 import os
+import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -44,6 +46,20 @@ class Commit:
     email: str
     date: str  # ISO 8601 with offset
     subject: str
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+
+class PushRejected(TransientError):
+    """The remote branch moved on (non-fast-forward): fetch, re-apply, push again."""
+
+
+class MergeConflict(PermanentError):
+    """Two branches change the same lines; a person has to decide."""
 
 
 @dataclass(frozen=True)
@@ -100,27 +116,55 @@ class GitRepository:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _fetch(self) -> None:
+    def _fetch(self, branch: str | None = None) -> None:
         # Fetch by URL (no remote in the clone's config): a changed URL just works, and
         # nothing about the remote is stored.
-        refspec = f"+refs/heads/{self.branch}:{self._ref}"
-        command = ["git", f"--git-dir={self.path}", "fetch", "--quiet", "--no-tags", "--", self.url, refspec]
+        branch = branch or self.branch
+        refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
+        proc = self._network("fetch", "--quiet", "--no-tags", "--", self.url, refspec)
+        if proc.returncode != 0:
+            raise self._fetch_error(proc.stderr.decode("utf-8", "replace"), branch)
+
+    def fetch_branch(self, branch: str) -> str | None:
+        """Fetch another branch (a promotion's own); None when the remote has no such branch."""
         try:
-            proc = subprocess.run(command, capture_output=True, timeout=self.timeout, env=self._env(), check=False)
+            with self._lock():
+                self._fetch(branch)
+        except PermanentError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        out = self._plumbing("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", check=False)
+        return out.decode().strip() or None
+
+    def push(self, commit: str, branch: str, *, force: bool = False) -> None:
+        """Push `commit` to `branch`; PushRejected when the branch moved on in the meantime."""
+        refspec = f"{'+' if force else ''}{commit}:refs/heads/{branch}"
+        proc = self._network("push", "--quiet", "--porcelain", "--", self.url, refspec)
+        if proc.returncode == 0:
+            self._plumbing("update-ref", f"refs/remotes/origin/{branch}", commit)
+            return
+        output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+        if any(hint in output for hint in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
+            raise PushRejected(f"repository {self.name!r}: {branch} moved on while pushing; retrying on top of it")
+        raise self._fetch_error(output, branch, verb="push to")
+
+    def _network(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        command = ["git", f"--git-dir={self.path}", *args]
+        try:
+            return subprocess.run(command, capture_output=True, timeout=self.timeout, env=self._env(), check=False)
         except subprocess.TimeoutExpired:
             raise TransientError(
-                f"repository {self.name!r}: fetching {redact(self.url)} took longer than {self.timeout}s"
+                f"repository {self.name!r}: git {args[0]} {redact(self.url)} took longer than {self.timeout}s"
             ) from None
-        if proc.returncode != 0:
-            raise self._fetch_error(proc.stderr.decode("utf-8", "replace"))
 
-    def _fetch_error(self, stderr: str) -> Exception:
+    def _fetch_error(self, stderr: str, branch: str, verb: str = "fetch") -> Exception:
         lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         detail = next((ln for ln in reversed(lines) if ln.lower().startswith(("fatal", "error"))), "")
         detail = redact(detail or (lines[-1] if lines else "git fetch failed"))
         if "couldn't find remote ref" in detail:
-            detail = f"branch {self.branch!r} does not exist"
-        message = f"repository {self.name!r}: cannot fetch {redact(self.url)}: {detail}"
+            detail = f"branch {branch!r} does not exist"
+        message = f"repository {self.name!r}: cannot {verb} {redact(self.url)}: {detail}"
         transient = any(hint in detail.lower() for hint in _TRANSIENT_HINTS)
         return TransientError(message) if transient else PermanentError(message)
 
@@ -145,6 +189,74 @@ class GitRepository:
             return None
         out = self._plumbing("rev-parse", "--verify", "--quiet", self._ref + "^{commit}", check=False)
         return out.decode().strip() or None
+
+    def modes(self, commit: str, paths: Iterable[str]) -> dict[str, str]:
+        """The file mode (100644, 100755) of each of `paths` at `commit`."""
+        out = self._plumbing("ls-tree", "-z", "--full-tree", commit, "--", *paths)
+        modes = {}
+        for entry in out.split(b"\0"):
+            if entry:
+                meta, _, path = entry.partition(b"\t")
+                modes[path.decode("utf-8", "surrogateescape")] = meta.split(b" ")[0].decode()
+        return modes
+
+    def write_commit(
+        self, *, base: str, files: dict[str, tuple[str, bytes]], message: str, author: Person, committer: Person
+    ) -> str:
+        """Create a commit on top of `base` replacing `files` (path -> (mode, content)),
+        straight into the object database: no work tree, one process."""
+        ref = f"refs/portal/work/{uuid.uuid4().hex}"
+        when = f"{int(time.time())} +0000"
+        stream = [
+            f"commit {ref}\n".encode(),
+            f"author {author.name} <{author.email}> {when}\n".encode(),
+            f"committer {committer.name} <{committer.email}> {when}\n".encode(),
+            _data(message.encode()),
+            f"from {base}\n".encode(),
+        ]
+        for path, (mode, content) in sorted(files.items()):
+            stream += [f"M {mode} inline {path}\n".encode(), _data(content)]
+        self._plumbing("fast-import", "--quiet", "--done", input=b"".join(stream) + b"done\n")
+        sha = self._plumbing("rev-parse", ref).decode().strip()
+        self._plumbing("update-ref", "-d", ref)
+        return sha
+
+    def merge(self, *, base: str, head: str, message: str, committer: Person) -> str:
+        """A real merge commit of `head` into `base` (MergeConflict when they conflict)."""
+        proc = subprocess.run(
+            ["git", f"--git-dir={self.path}", "merge-tree", "--write-tree", "--name-only", "-z", base, head],
+            capture_output=True,
+            timeout=self.timeout,
+            check=False,
+        )
+        if proc.returncode == 1:
+            files = [f.decode() for f in proc.stdout.split(b"\0\0")[0].split(b"\0")[1:] if f]
+            raise MergeConflict(
+                f"repository {self.name!r}: the change conflicts with {self.branch} in {', '.join(files)}"
+            )
+        if proc.returncode != 0:
+            raise PermanentError(f"repository {self.name!r}: git merge-tree failed: {proc.stderr.decode().strip()}")
+        tree = proc.stdout.split(b"\0")[0].decode()
+        env = os.environ | {
+            "GIT_AUTHOR_NAME": committer.name, "GIT_AUTHOR_EMAIL": committer.email,
+            "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email,
+        }  # fmt: skip
+        out = subprocess.run(
+            ["git", f"--git-dir={self.path}", "commit-tree", tree, "-p", base, "-p", head, "-F", "-"],
+            input=message.encode(), capture_output=True, timeout=self.timeout, env=env, check=True,
+        )  # fmt: skip
+        return out.stdout.decode().strip()
+
+    def find_commit(self, ref: str, *, trailer: str, since: float | None = None) -> str | None:
+        """The newest commit reachable from `ref` whose message has the line `trailer`."""
+        args = ["log", "-1", "--format=%H", f"--grep=^{re.escape(trailer)}$"]
+        if since is not None:
+            args.append(f"--since={int(since)}")
+        out = self._plumbing(*args, ref, check=False).decode().strip()
+        if not out:
+            return None
+        body = self._plumbing("log", "-1", "--format=%B", out).decode()
+        return out if trailer in body.splitlines() else None
 
     def has_commit(self, sha: str) -> bool:
         return self._plumbing("cat-file", "-t", sha, check=False).strip() == b"commit"
@@ -265,6 +377,10 @@ def _parse_record(record: bytes, wanted: dict[bytes, str]) -> Iterator[tuple[str
             commit = Commit(*header.decode("utf-8", "replace").split("\x1f", 4))
         _, _, old, new, _status = fields[i - 1].decode().split(" ")
         yield path, Change(commit, old, new)
+
+
+def _data(content: bytes) -> bytes:
+    return f"data {len(content)}\n".encode() + content + b"\n"
 
 
 def repository_for(

@@ -1,0 +1,261 @@
+"""Carrying a promotion out: claim it, change the files, commit or open a pull request.
+
+Safe to run twice for the same promotion (a redelivered task, the sweeper, a second
+worker): the claim is a conditional UPDATE, writers to a branch take turns under a
+lock, and a re-run finds its own earlier commit (by its `Promotion-Id:` trailer) or
+its own pull request (by its branch) instead of making another.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from promotions import messages
+from promotions.config import Catalog, catalog_get
+from promotions.errors import PermanentError, PortalError, TransientError
+from promotions.integrations.git import GitRepository, Person, PushRejected
+from promotions.integrations.scm import ScmProvider, provider_for
+from promotions.locks import branch_lock
+from promotions.matrix import git_repository
+from promotions.models import Promotion, PromotionItem
+from promotions.services.promotion import event, pr_branch, transition
+from promotions.yamlwrite import Edit, EditError, version_set
+
+log = logging.getLogger(__name__)
+State = Promotion.State
+PUSH_ATTEMPTS = 5
+ACTOR = "worker"
+
+
+def promotion_execute(*, promotion_id: int) -> Promotion:
+    """Take the promotion to its next resting state (committed, pr_open, noop or failed).
+
+    TransientError propagates after the promotion is put back to `queued`, for the
+    caller (the task) to retry; everything else ends the promotion with a message.
+    """
+    claim = uuid.uuid4().hex
+    if not _claim(promotion_id, claim):
+        return Promotion.objects.get(pk=promotion_id)
+    promotion = Promotion.objects.select_related("requested_by").get(pk=promotion_id)
+    try:
+        catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+        with branch_lock(promotion.repository, promotion.branch):
+            _apply(promotion, catalog, claim)
+    except TransientError as exc:
+        transition(promotion, State.QUEUED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
+                   message=f"will retry: {exc}", error=str(exc))  # fmt: skip
+        raise
+    except PortalError as exc:
+        _fail(promotion, claim, str(exc))
+    except Exception:
+        log.exception("promotion %s failed unexpectedly", promotion_id)
+        _fail(promotion, claim, "internal error while applying the promotion; the portal's logs have the details")
+    return promotion
+
+
+def _claim(promotion_id: int, claim: str) -> bool:
+    """Take a queued promotion, or one whose previous execution stalled (worker died)."""
+    now = timezone.now()
+    stalled = now - timedelta(seconds=settings.GITOPS_PORTAL_STUCK_SECONDS)
+    rows = Promotion.objects.filter(pk=promotion_id).filter(
+        Q(state=State.QUEUED) | Q(state=State.PREPARING, claimed_at__lt=stalled)
+    )
+    from django.db.models import F
+
+    if not rows.update(state=State.PREPARING, claim=claim, claimed_at=now, attempts=F("attempts") + 1, updated_at=now):
+        return False
+    promotion = Promotion.objects.get(pk=promotion_id)
+    event(promotion, State.PREPARING, ACTOR, f"a worker took it (attempt {promotion.attempts})")
+    return True
+
+
+def _fail(promotion: Promotion, claim: str, message: str) -> None:
+    transition(
+        promotion, State.FAILED, expect=[State.PREPARING], claim=claim, actor=ACTOR, message=message, error=message
+    )
+
+
+def _apply(promotion: Promotion, catalog: Catalog, claim: str) -> None:
+    newer = _newer(promotion)
+    if newer is not None:
+        message = f"superseded by #{newer.pk}, a newer promotion of the same application into {promotion.to_stage}"
+        transition(promotion, State.SUPERSEDED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
+                   message=message, superseded_by=newer)  # fmt: skip
+        return
+    repo_config = catalog.repository(promotion.repository)
+    git = git_repository(repo_config)
+    base = git.sync()
+    if promotion.mode == Promotion.Mode.COMMIT:
+        _commit(promotion, catalog, git, base, claim)
+    else:
+        provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
+        _supersede_older(promotion, provider)
+        _pull_request(promotion, catalog, git, base, claim, provider)
+
+
+def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: str, claim: str) -> None:
+    items = list(promotion.items.all())
+    since = (promotion.created_at - timedelta(hours=1)).timestamp()
+    for _ in range(PUSH_ATTEMPTS):
+        done = git.find_commit(
+            f"refs/remotes/origin/{promotion.branch}", trailer=messages.trailer(promotion.pk), since=since
+        )
+        if done:  # an earlier attempt pushed it and died before saying so
+            _finish(promotion, claim, State.COMMITTED, f"committed {done[:10]} to {promotion.branch}", commit=done)
+            return
+        edits = edits_at(git, base, catalog, promotion.to_stage, items)
+        if _noop(promotion, items, edits, claim):
+            return
+        commit = _write(git, promotion, items, edits, base)
+        try:
+            git.push(commit, promotion.branch)
+        except PushRejected:
+            base = git.sync()
+            continue
+        _finish(promotion, claim, State.COMMITTED, f"committed {commit[:10]} to {promotion.branch}",
+                commit=commit, base_commit=base, diff=_diff(edits))  # fmt: skip
+        return
+    raise TransientError(f"{promotion.branch} kept moving while pushing ({PUSH_ATTEMPTS} attempts); will retry")
+
+
+def _pull_request(
+    promotion: Promotion, catalog: Catalog, git: GitRepository, base: str, claim: str, provider: ScmProvider
+) -> None:
+    items = list(promotion.items.all())
+    branch = pr_branch(promotion.pk)
+    edits = edits_at(git, base, catalog, promotion.to_stage, items)
+    if _noop(promotion, items, edits, claim):
+        return
+    pushed = git.fetch_branch(branch)
+    if pushed is None or not git.find_commit(pushed, trailer=messages.trailer(promotion.pk)):
+        pushed = _write(git, promotion, items, edits, base)
+        git.push(pushed, branch, force=True)  # the branch is this promotion's own
+    link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
+    body = messages.pull_request_body(promotion, items, diff=_diff(edits), link=link)
+    pr = provider.open(number_hint=promotion.pk, branch=branch, base=promotion.branch, title=promotion.title,
+                       body=body, labels=["gitops-portal", f"stage:{promotion.to_stage}"])  # fmt: skip
+    _finish(promotion, claim, State.PR_OPEN, f"pull request #{pr.number} opened: {pr.url}", commit=pushed,
+            base_commit=base, pr_branch=branch, pull_request_number=pr.number, pull_request_url=pr.url,
+            diff=_diff(edits))  # fmt: skip
+
+
+def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items: list[PromotionItem]) -> list[Edit]:
+    """Each item's file changed to its new version, read at `base` (nothing is written)."""
+    tree = git.tree(base)
+    missing = [item.path for item in items if item.path not in tree]
+    if missing:
+        raise PermanentError(f"{', '.join(missing)} no longer exist on the branch")
+    contents = git.read_blobs(tree[item.path] for item in items)
+    edits = []
+    for item in items:
+        spec = catalog.application(item.application, git.name)
+        stage_file = spec.files.get(stage) if spec else None
+        if stage_file is None:
+            raise PermanentError(f"{item.application} is no longer in the catalogue for this stage")
+        try:
+            edits.append(version_set(contents[tree[item.path]], path=item.path, locator=stage_file.locator,
+                                     version=item.to_version))  # fmt: skip
+        except EditError as exc:
+            raise PermanentError(f"refused: {exc}; nothing was committed") from None
+    return edits
+
+
+def _noop(promotion: Promotion, items: list[PromotionItem], edits: list[Edit], claim: str) -> bool:
+    for item, edit in zip(items, edits, strict=True):
+        item.from_version, item.changed = edit.old_version, edit.changed
+    PromotionItem.objects.bulk_update(items, ["from_version", "changed"])
+    if any(edit.changed for edit in edits):
+        return False
+    has = ", ".join(f"{i.application} {i.to_version}" for i in items)
+    _finish(promotion, claim, State.NOOP, f"{promotion.to_stage} already has {has}; nothing to do")
+    return True
+
+
+def _write(git: GitRepository, promotion: Promotion, items: list[PromotionItem], edits: list[Edit], base: str) -> str:
+    modes = git.modes(base, [e.path for e in edits if e.changed])
+    files = {e.path: (modes.get(e.path, "100644"), e.after) for e in edits if e.changed}
+    changed = [item for item, edit in zip(items, edits, strict=True) if edit.changed]
+    message = messages.commit_message(promotion, changed)
+    return git.write_commit(base=base, files=files, message=message, author=_author(promotion), committer=committer())
+
+
+def _author(promotion: Promotion) -> Person:
+    user = promotion.requested_by
+    if user is None:
+        return committer()
+    return Person(
+        user.get_full_name() or user.get_username(), user.email or f"{user.get_username()}@gitops-portal.invalid"
+    )
+
+
+def committer() -> Person:
+    return Person(settings.GITOPS_PORTAL_GIT_NAME, settings.GITOPS_PORTAL_GIT_EMAIL)
+
+
+def _diff(edits: list[Edit]) -> str:
+    return "".join(edit.diff() for edit in edits if edit.changed)
+
+
+def _finish(promotion: Promotion, claim: str, state: str, message: str, **fields: object) -> None:
+    if not transition(promotion, state, expect=[State.PREPARING], claim=claim, actor=ACTOR, message=message,
+                      error="", **fields):  # fmt: skip
+        log.info("promotion %s: another execution finished it first", promotion.pk)
+
+
+def _overlapping(promotion: Promotion) -> object:
+    apps = list(promotion.items.values_list("application", flat=True))
+    return (
+        Promotion.objects.filter(
+            to_stage=promotion.to_stage, repository=promotion.repository, items__application__in=apps
+        )
+        .exclude(pk=promotion.pk)
+        .distinct()
+    )
+
+
+def _newer(promotion: Promotion) -> Promotion | None:
+    """A later promotion of the same application into the same stage wins: applying this
+    one after it would undo it."""
+    gone = (State.FAILED, State.CANCELLED, State.SUPERSEDED, State.REJECTED)
+    return _overlapping(promotion).filter(pk__gt=promotion.pk).exclude(state__in=gone).order_by("pk").first()  # type: ignore[attr-defined]
+
+
+def _supersede_older(promotion: Promotion, provider: ScmProvider) -> None:
+    waiting = (State.QUEUED, State.PR_OPEN, State.APPROVED)
+    for older in _overlapping(promotion).filter(pk__lt=promotion.pk, state__in=waiting):  # type: ignore[attr-defined]
+        message = f"superseded by #{promotion.pk}"
+        if older.pull_request_number:
+            link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
+            provider.close(number=older.pull_request_number, comment=f"Superseded by promotion #{promotion.pk}: {link}")
+        transition(older, State.SUPERSEDED, expect=waiting, actor=ACTOR, message=message, superseded_by=promotion)
+
+
+def close_pull_request(promotion: Promotion, *, comment: str) -> None:
+    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    repo_config = catalog.repository(promotion.repository)
+    provider = provider_for(repo_config, git=git_repository(repo_config), portal_url=settings.GITOPS_PORTAL_URL)
+    assert promotion.pull_request_number is not None
+    provider.close(number=promotion.pull_request_number, comment=comment)
+
+
+def promotion_merge(*, promotion: Promotion, actor: str) -> Promotion:
+    """Merge an open promotion pull request into its branch (a real git merge for `local`)."""
+    mergeable = (State.PR_OPEN, State.APPROVED)
+    if promotion.state not in mergeable or promotion.pull_request_number is None:
+        raise PermanentError(f"promotion #{promotion.pk} is {promotion.state}; only an open pull request can be merged")
+    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    repo_config = catalog.repository(promotion.repository)
+    git = git_repository(repo_config)
+    provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
+    with branch_lock(promotion.repository, promotion.branch):
+        sha = provider.merge(number=promotion.pull_request_number, branch=promotion.pr_branch, base=promotion.branch,
+                             title=promotion.title, committer=committer())  # fmt: skip
+    transition(promotion, State.MERGED, expect=mergeable, actor=actor,
+               message=f"merged into {promotion.branch} as {sha[:10]} by {actor}", merge_commit=sha)  # fmt: skip
+    return promotion

@@ -1,0 +1,244 @@
+"""Requesting, previewing, dispatching and cancelling promotions.
+
+The rules live here; the Celery task only calls `promotion_execute` with an id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from promotions.config import Catalog
+from promotions.errors import PermanentError, PortalError
+from promotions.history import application_history_get
+from promotions.models import Promotion, PromotionEvent, PromotionItem, RepositoryState, StageVersion
+from promotions.yamlwrite import Edit
+
+log = logging.getLogger(__name__)
+PR_BRANCH_PREFIX = "gitops-portal/promotion-"
+
+
+class PromotionError(PermanentError):
+    """The request cannot be honoured as asked; the message says why."""
+
+
+def pr_branch(promotion_id: int) -> str:
+    """The pull-request branch of a promotion: derived from its id, so a re-run finds it."""
+    return f"{PR_BRANCH_PREFIX}{promotion_id}"
+
+
+@dataclass
+class Planned:
+    """What a request resolves to before anything is stored: per application, the
+    target file and the versions (used by the request and by the preview)."""
+
+    repository: str
+    items: list[PromotionItem]
+    errors: list[str] = field(default_factory=list)
+
+
+def promotion_plan(
+    *, catalog: Catalog, applications: Sequence[str], from_stage: str, to_stage: str, version: str | None = None
+) -> Planned:
+    """Resolve a request against the stored matrix; PromotionError for anything wrong."""
+    stages = catalog.stage_names
+    for stage in {from_stage, to_stage} - {""}:
+        if stage not in stages:
+            raise PromotionError(f"unknown stage {stage!r} (stages: {', '.join(stages)})")
+    if from_stage and stages.index(from_stage) >= stages.index(to_stage):
+        raise PromotionError(f"{to_stage} does not come after {from_stage} in the pipeline ({' → '.join(stages)})")
+    names = list(dict.fromkeys(applications))
+    if not names:
+        raise PromotionError("name at least one application")
+    if version and len(names) > 1:
+        raise PromotionError(
+            "an explicit version applies to one application; promote a bundle at its upstream versions"
+        )
+    cells = {(c.application, c.stage): c for c in StageVersion.objects.filter(application__in=names)}
+    items = [_item(catalog, cells, name, from_stage, to_stage, version) for name in names]
+    repositories = {cells[name, to_stage].repository for name in names}
+    if len(repositories) > 1:
+        raise PromotionError(f"a bundle must stay in one repository (found {', '.join(sorted(repositories))})")
+    return Planned(repositories.pop(), items)
+
+
+def _item(
+    catalog: Catalog,
+    cells: dict[tuple[str, str], StageVersion],
+    name: str,
+    source: str,
+    target: str,
+    version: str | None,
+) -> PromotionItem:
+    if not any(app == name for app, _ in cells):
+        raise PromotionError(f"unknown application {name!r}")
+    goal = cells.get((name, target))
+    if goal is None or goal.path is None:
+        raise PromotionError(f"{name} is not in {target}: there is no file to promote into")
+    if goal.error:
+        raise PromotionError(f"{name} in {target} cannot be read: {goal.error}")
+    upstream = cells.get((name, source)) if source else None
+    wanted = version or (upstream.version if upstream else None)
+    if not wanted:
+        raise PromotionError(f"{name} has no version in {source or 'any stage'} to promote; give one explicitly")
+    if version and source and (upstream is None or version != upstream.version):
+        _check_known(catalog, name, goal.repository, source, version)
+    return PromotionItem(application=name, path=goal.path, from_version=goal.version or "", to_version=wanted)
+
+
+def _check_known(catalog: Catalog, name: str, repository: str, stage: str, version: str) -> None:
+    state = RepositoryState.objects.filter(name=repository).first()
+    history = application_history_get(
+        catalog=catalog, name=name, repository=repository, commit=state.commit if state else ""
+    )
+    known = list(dict.fromkeys(e.version for e in history.get(stage, []) if e.version))
+    if version not in known:
+        listed = ", ".join(known[:8]) or "none"
+        raise PromotionError(f"{name} {version} was never in {stage} (known there: {listed})")
+
+
+@transaction.atomic
+def promotion_request(
+    *,
+    catalog: Catalog,
+    applications: Sequence[str],
+    from_stage: str,
+    to_stage: str,
+    version: str | None = None,
+    reason: str = "",
+    requested_by: User | None = None,
+    kind: str = Promotion.Kind.PROMOTE,
+    metadata: dict[str, Any] | None = None,
+    actor: str = "",
+) -> Promotion:
+    """Record a promotion and hand it to a worker once the record is committed."""
+    plan = promotion_plan(
+        catalog=catalog, applications=applications, from_stage=from_stage, to_stage=to_stage, version=version
+    )
+    stage = catalog.stage(to_stage)
+    assert stage is not None
+    promotion = Promotion.objects.create(
+        kind=kind,
+        mode=stage.promotion.mode,
+        repository=plan.repository,
+        branch=catalog.repository(plan.repository).branch,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        requested_by=requested_by,
+        reason=reason.strip(),
+        metadata=metadata or {},
+    )
+    for item in plan.items:
+        item.promotion = promotion
+    PromotionItem.objects.bulk_create(plan.items)
+    who = actor or (requested_by.get_username() if requested_by else "system")
+    event(promotion, Promotion.State.QUEUED, who, f"requested: {promotion.title}")
+    transaction.on_commit(lambda: promotion_dispatch(promotion_id=promotion.pk))
+    return promotion
+
+
+def promotion_dispatch(*, promotion_id: int) -> bool:
+    """Send the promotion to the task queue. If the queue is unreachable, the request stays
+    recorded as queued and the sweeper sends it when the queue is back."""
+    from promotions.tasks import promotion_execute_task
+
+    try:
+        promotion_execute_task.apply_async(
+            args=[promotion_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+        )
+    except Exception as exc:  # kombu raises many kinds (OperationalError, socket errors, ...)
+        log.warning("promotion %s: task queue unreachable: %s", promotion_id, exc)
+        promotion = Promotion.objects.get(pk=promotion_id)
+        event(
+            promotion,
+            promotion.state,
+            "system",
+            "queued; the task queue is unreachable, it will be sent when it is back",
+        )
+        return False
+    Promotion.objects.filter(pk=promotion_id).update(dispatched_at=timezone.now())
+    return True
+
+
+def event(promotion: Promotion, state: str, actor: str, message: str) -> PromotionEvent:
+    return PromotionEvent.objects.create(promotion=promotion, state=state, actor=actor, message=message)
+
+
+def transition(
+    promotion: Promotion,
+    to_state: str,
+    *,
+    expect: Sequence[str],
+    actor: str,
+    message: str,
+    claim: str | None = None,
+    **fields: Any,
+) -> bool:
+    """Move to `to_state` only from one of `expect` (and only for the execution holding
+    `claim`, when given): a conditional UPDATE, so racing workers cannot both win."""
+    with transaction.atomic():
+        rows = Promotion.objects.filter(pk=promotion.pk, state__in=expect)
+        if claim is not None:
+            rows = rows.filter(claim=claim)
+        if to_state in Promotion.TERMINAL_STATES:
+            fields.setdefault("finished_at", timezone.now())
+        if not rows.update(state=to_state, updated_at=timezone.now(), **fields):
+            return False
+        event(promotion, to_state, actor, message)
+    for name, value in fields.items():
+        setattr(promotion, name, value)
+    promotion.state = to_state
+    return True
+
+
+def promotion_cancel(*, promotion: Promotion, actor: str, reason: str = "") -> None:
+    """Cancel a promotion that is waiting (queued, or with its pull request open)."""
+    from promotions.services.executor import close_pull_request
+
+    cancellable = (Promotion.State.QUEUED, Promotion.State.PR_OPEN, Promotion.State.APPROVED)
+    if promotion.state not in cancellable:
+        raise PromotionError(
+            f"promotion #{promotion.pk} is {promotion.state}; only waiting promotions can be cancelled"
+        )
+    message = f"cancelled by {actor}" + (f": {reason}" if reason else "")
+    if promotion.pull_request_number:  # closed first: a failure here leaves the promotion as it was
+        close_pull_request(promotion, comment=f"Cancelled in GitOps Portal by {actor}. {reason}".strip())
+    if not transition(promotion, Promotion.State.CANCELLED, expect=cancellable, actor=actor, message=message):
+        promotion.refresh_from_db()
+        raise PromotionError(f"promotion #{promotion.pk} moved on to {promotion.state} meanwhile")
+
+
+@dataclass
+class Preview:
+    plan: Planned
+    edits: list[Edit]
+    commit: str
+
+    @property
+    def diff(self) -> str:
+        return "".join(edit.diff() for edit in self.edits if edit.changed)
+
+
+def promotion_preview(
+    *, catalog: Catalog, applications: Sequence[str], from_stage: str, to_stage: str, version: str | None = None
+) -> Preview:
+    """The exact change a request would propose, computed on the branch's current head."""
+    from promotions.services.executor import edits_at
+
+    plan = promotion_plan(
+        catalog=catalog, applications=applications, from_stage=from_stage, to_stage=to_stage, version=version
+    )
+    from promotions.matrix import git_repository
+
+    git = git_repository(catalog.repository(plan.repository))
+    try:
+        head = git.sync()
+    except PortalError as exc:
+        raise PromotionError(str(exc)) from None
+    return Preview(plan, edits_at(git, head, catalog, to_stage, plan.items), head)
