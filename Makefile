@@ -16,11 +16,12 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip install --quiet -r requirements.lock
 	@touch $@
 
+# Web, worker and beat run together (Procfile) and stop together on Ctrl-C.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	@echo "GitOps Portal on http://$(HOST):$(PORT)/ (sign in as alice, bob or carol: see above)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PORTAL_HOST=$(HOST) PORTAL_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 test: $(VENV)/.installed lint check
 	$(PY) -m pytest

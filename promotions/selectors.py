@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,6 +25,7 @@ class DashboardCell:
     behind: bool
     age: str
     title: str
+    upstream: str = ""  # the stage it lags, when behind
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class DashboardRow:
         return any(cell.behind for cell in self.cells)
 
 
+@dataclass(frozen=True)
+class Column:
+    stage: str
+    behind: int  # how many applications differ from the stage before
+    bundle: str  # query string promoting every one of them from the previous stage at once
+
+
 @dataclass
 class Dashboard:
     stages: list[str]
@@ -44,7 +53,7 @@ class Dashboard:
     repositories: list[RepositoryState]
     total: int
     stale: bool
-    columns: list[tuple[str, int]] = field(default_factory=list)  # (stage, how many apps lag it)
+    columns: list[Column] = field(default_factory=list)
 
 
 def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = False) -> Dashboard:
@@ -56,11 +65,19 @@ def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = Fals
     if query.strip():
         cells = cells.filter(application__icontains=query.strip())
     rows = [_row(app, list(group), stages, now) for app, group in groupby(cells, key=lambda c: c.application)]
-    columns = [(stage, sum(row.cells[i].behind for row in rows)) for i, stage in enumerate(stages)]
+    columns = [_column(rows, stages, i) for i in range(len(stages))]
     total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
     if behind_only:
         rows = [row for row in rows if row.behind]
     return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns)
+
+
+def _column(rows: list[DashboardRow], stages: list[str], index: int) -> Column:
+    behind = [row for row in rows if row.cells[index].behind]
+    previous = stages[index - 1] if index else ""
+    bundle = [row.application for row in behind if row.cells[index].upstream == previous]
+    query = urlencode([("to", stages[index]), ("from", previous), *(("app", a) for a in bundle)]) if bundle else ""
+    return Column(stages[index], len(behind), query)
 
 
 def _row(application: str, cells: list[StageVersion], stages: list[str], now: datetime) -> DashboardRow:
@@ -84,7 +101,8 @@ def _cell(stage: str, cell: StageVersion | None, lags: tuple[str, str] | None, n
         title += f"\n{cell.commit[:10]} {cell.subject}\n{cell.author}, {cell.changed_at:%Y-%m-%d %H:%M %Z}"
     if lags:
         title += f"\ndiffers from {lags[0]} ({lags[1]})"
-    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), age(cell.changed_at, now), title)
+    upstream = lags[0] if lags else ""
+    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), age(cell.changed_at, now), title, upstream)
 
 
 def age(when: datetime | None, now: datetime) -> str:
@@ -148,3 +166,23 @@ def promotion_document(promotion: Promotion) -> dict[str, Any]:
         "pull_request": pull_request,
         "error": promotion.error or None,
     }
+
+
+def promotions_list(*, application: str = "", stage: str = "", state: str = "", limit: int = 200) -> list[Promotion]:
+    """Newest first, filtered; items and requester fetched in bulk."""
+    rows = Promotion.objects.select_related("requested_by").prefetch_related("items")
+    if application:
+        rows = rows.filter(items__application=application).distinct()
+    if stage:
+        rows = rows.filter(to_stage=stage)
+    if state:
+        rows = rows.filter(state=state)
+    return list(rows[:limit])
+
+
+def promotion_get(*, promotion_id: int) -> Promotion:
+    return (
+        Promotion.objects.select_related("requested_by", "superseded_by")
+        .prefetch_related("items", "events")
+        .get(pk=promotion_id)
+    )

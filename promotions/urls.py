@@ -1,10 +1,14 @@
 from django.urls import path
 
-from promotions import views
+from promotions import views, views_promotions
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("refresh/", views.refresh, name="refresh"),
     path("apps/<str:name>/", views.application_detail, name="application"),
+    path("promote/", views_promotions.promote, name="promote"),
+    path("promotions/", views_promotions.promotion_list, name="promotions"),
+    path("promotions/<int:promotion_id>/", views_promotions.promotion_detail, name="promotion"),
+    path("promotions/<int:promotion_id>/<str:action>/", views_promotions.promotion_action, name="promotion-action"),
 ]

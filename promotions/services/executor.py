@@ -47,6 +47,8 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
         catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
         with branch_lock(promotion.repository, promotion.branch):
             _apply(promotion, catalog, claim)
+        if promotion.state == State.COMMITTED:
+            _refresh_matrix(catalog)
     except TransientError as exc:
         transition(promotion, State.QUEUED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
                    message=f"will retry: {exc}", error=str(exc))  # fmt: skip
@@ -57,6 +59,16 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
         log.exception("promotion %s failed unexpectedly", promotion_id)
         _fail(promotion, claim, "internal error while applying the promotion; the portal's logs have the details")
     return promotion
+
+
+def _refresh_matrix(catalog: Catalog) -> None:
+    """Show the new version on the dashboard now rather than at the next periodic read."""
+    from promotions.services.matrix import matrix_refresh
+
+    try:
+        matrix_refresh(catalog=catalog)
+    except Exception:  # the promotion is done either way; the periodic refresh catches up
+        log.exception("matrix refresh after a promotion failed")
 
 
 def _claim(promotion_id: int, claim: str) -> bool:
@@ -258,4 +270,5 @@ def promotion_merge(*, promotion: Promotion, actor: str) -> Promotion:
                              title=promotion.title, committer=committer())  # fmt: skip
     transition(promotion, State.MERGED, expect=mergeable, actor=actor,
                message=f"merged into {promotion.branch} as {sha[:10]} by {actor}", merge_commit=sha)  # fmt: skip
+    _refresh_matrix(catalog)
     return promotion
