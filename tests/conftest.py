@@ -87,3 +87,36 @@ def bob(db) -> User:  # type: ignore[no-untyped-def]
 def carol(db) -> User:  # type: ignore[no-untyped-def]
     """A viewer."""
     return _user("carol", "viewers")
+
+
+PIPELINE = """\
+    repositories:
+      - {name: platform, url: "{url}", branch: main}
+    stages:
+      - {name: dev, promotion: {mode: commit}}
+      - {name: staging, promotion: {mode: commit}}
+      - {name: production, promotion: {mode: pull_request, approvals: 1, approvers: [release-managers]}}
+    applications:
+      defaults:
+        path: "{stage}/{app}/kustomization.yaml"
+        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
+      discover: "{stage}/{app}/kustomization.yaml"
+    """
+
+
+@pytest.fixture
+def pipeline(repo, write_catalog, db):  # type: ignore[no-untyped-def]
+    """A repository with web and api in dev (1.1.0 / 2.1.0), staging and production (1.0.0 / 2.0.0),
+    read into the matrix; production takes pull requests."""
+    from promotions.config import catalog_load
+    from promotions.services import matrix_refresh
+
+    files = {}
+    for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
+        files[f"dev/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", new)
+        for stage in ("staging", "production"):
+            files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", old)
+    repo.commit(files, "Bootstrap", author=BOB, date=at(0))
+    path = write_catalog(PIPELINE, url=repo.url)
+    matrix_refresh(catalog=catalog_load(path))
+    return path

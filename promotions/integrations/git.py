@@ -27,6 +27,9 @@ from promotions.errors import PermanentError, TransientError
 NULL_SHA = "0" * 40
 _TRANSIENT_HINTS = (
     "could not resolve host",
+    "failed to connect",
+    "couldn't connect",
+    "connection reset",
     "connection refused",
     "connection timed out",
     "timed out",
