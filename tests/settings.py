@@ -13,3 +13,6 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 # Persistent connections would outlive the live server's thread and block dropping the test DB.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: worker processes in tests/test_workers.py open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["GITOPS_PORTAL_DATA_DIR"], "test.sqlite3")}  # noqa: F405

@@ -17,7 +17,9 @@ State = Promotion.State
 
 
 def request(pipeline, apps, source, target, **kwargs) -> Promotion:
-    return promotion_request(catalog=catalog_load(pipeline), applications=apps, from_stage=source, to_stage=target, **kwargs)
+    return promotion_request(
+        catalog=catalog_load(pipeline), applications=apps, from_stage=source, to_stage=target, **kwargs
+    )
 
 
 def run(promotion: Promotion) -> Promotion:
@@ -42,7 +44,8 @@ def test_a_commit_stage_gets_one_commit_changing_only_the_version(pipeline, repo
     assert promotion.commit == repo.head()
     diff = repo._git("diff", "HEAD~1", "HEAD").decode()
     assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
-        '-    newTag: 1.0.0', '+    newTag: 1.1.0',
+        "-    newTag: 1.0.0",
+        "+    newTag: 1.1.0",
     ]
     body = repo._git("log", "-1", "--format=%an <%ae>|%cn|%B").decode()
     assert body.startswith("alice <alice@gitops-portal.invalid>|GitOps Portal|Promote web 1.1.0 to staging\n")
@@ -151,7 +154,9 @@ def test_a_rerun_of_a_pull_request_reuses_its_branch(pipeline, repo):
 
 def test_a_promotion_already_taken_by_a_live_worker_is_left_alone(pipeline, repo):
     promotion = request(pipeline, ["web"], "dev", "staging")
-    Promotion.objects.filter(pk=promotion.pk).update(state=State.PREPARING, claim="someone-else", claimed_at="2999-01-01T00:00Z")
+    Promotion.objects.filter(pk=promotion.pk).update(
+        state=State.PREPARING, claim="someone-else", claimed_at="2999-01-01T00:00Z"
+    )
     promotion = run(promotion)
     assert promotion.state == State.PREPARING
     assert len(log(repo)) == 1
@@ -183,7 +188,9 @@ def test_a_push_race_is_retried_on_top_of_the_other_change(pipeline, repo, monke
     def write_then_race(self, **kwargs):
         commit = original(self, **kwargs)
         if not raced:  # someone else pushes between our fetch and our push
-            raced.append(repo.commit({"dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "9.0.0")}, "elsewhere"))
+            raced.append(
+                repo.commit({"dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "9.0.0")}, "elsewhere")
+            )
         return commit
 
     monkeypatch.setattr(GitRepository, "write_commit", write_then_race)
@@ -202,7 +209,9 @@ def test_an_unreachable_git_server_puts_the_promotion_back_in_the_queue(pipeline
         promotion_execute(promotion_id=promotion.pk)
     promotion.refresh_from_db()
     assert promotion.state == State.QUEUED
-    assert promotion.events.last().message.startswith("will retry: repository 'platform': cannot fetch http://127.0.0.1:")
+    assert promotion.events.last().message.startswith(
+        "will retry: repository 'platform': cannot fetch http://127.0.0.1:"
+    )
 
 
 def test_a_repository_that_does_not_exist_fails_the_promotion_with_its_name(pipeline, repo, tmp_path):
@@ -219,7 +228,13 @@ def test_a_repository_that_does_not_exist_fails_the_promotion_with_its_name(pipe
     [
         (["nope"], "dev", "staging", None, "unknown application 'nope'"),
         (["web"], "dev", "qa", None, "unknown stage 'qa' (stages: dev, staging, production)"),
-        (["web"], "staging", "dev", None, "dev does not come after staging in the pipeline (dev → staging → production)"),
+        (
+            ["web"],
+            "staging",
+            "dev",
+            None,
+            "dev does not come after staging in the pipeline (dev → staging → production)",
+        ),
         (["web"], "dev", "staging", "9.9.9", "web 9.9.9 was never in dev (known there: 1.1.0)"),
         (["web", "api"], "dev", "staging", "1.0.0", "an explicit version applies to one application"),
         ([], "dev", "staging", None, "name at least one application"),

@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -45,20 +46,26 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
     promotion = Promotion.objects.select_related("requested_by").get(pk=promotion_id)
     try:
         catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
-        with branch_lock(promotion.repository, promotion.branch):
+        with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
             _apply(promotion, catalog, claim)
         if promotion.state == State.COMMITTED:
             _refresh_matrix(catalog)
-    except TransientError as exc:
+    except (TransientError, SoftTimeLimitExceeded) as exc:
+        reason = str(exc) or "the task ran out of time"
         transition(promotion, State.QUEUED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
-                   message=f"will retry: {exc}", error=str(exc))  # fmt: skip
-        raise
+                   message=f"will retry: {reason}", error=reason)  # fmt: skip
+        raise TransientError(reason) from None
     except PortalError as exc:
         _fail(promotion, claim, str(exc))
     except Exception:
         log.exception("promotion %s failed unexpectedly", promotion_id)
         _fail(promotion, claim, "internal error while applying the promotion; the portal's logs have the details")
     return promotion
+
+
+def _lock_wait() -> float:
+    """Wait for the branch lock at most half a task's time; then retry later instead."""
+    return max(1.0, min(60.0, settings.CELERY_TASK_SOFT_TIME_LIMIT / 2))
 
 
 def _refresh_matrix(catalog: Catalog) -> None:
@@ -265,7 +272,7 @@ def promotion_merge(*, promotion: Promotion, actor: str) -> Promotion:
     repo_config = catalog.repository(promotion.repository)
     git = git_repository(repo_config)
     provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
-    with branch_lock(promotion.repository, promotion.branch):
+    with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
         sha = provider.merge(number=promotion.pull_request_number, branch=promotion.pr_branch, base=promotion.branch,
                              title=promotion.title, committer=committer())  # fmt: skip
     transition(promotion, State.MERGED, expect=mergeable, actor=actor,
