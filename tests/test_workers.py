@@ -3,7 +3,6 @@ lost or done twice when workers die, Redis goes away, or several workers race.""
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
