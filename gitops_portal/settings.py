@@ -160,6 +160,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "data_folder_in": str(ensure_writable_dir("GITOPS_PORTAL_DATA_DIR", DATA_DIR / "broker" / "queue")),
         "data_folder_out": str(DATA_DIR / "broker" / "queue"),
         "processed_folder": str(ensure_writable_dir("GITOPS_PORTAL_DATA_DIR", DATA_DIR / "broker" / "done")),
+        "control_folder": str(ensure_writable_dir("GITOPS_PORTAL_DATA_DIR", DATA_DIR / "broker" / "control")),
         "store_processed": False,
     }
 )

@@ -43,7 +43,10 @@ def test_it_opens_a_pull_request_into_a_reviewed_stage(pipeline, repo):
     assert code == 0
     assert document["state"] == "pr_open"
     assert document["branch"] == f"gitops-portal/promotion-{document['id']}"
-    assert document["pull_request"] == {"number": document["id"], "url": f"http://127.0.0.1:8000/promotions/{document['id']}/"}
+    assert document["pull_request"] == {
+        "number": document["id"],
+        "url": f"http://127.0.0.1:8000/promotions/{document['id']}/",
+    }
 
 
 def test_without_sync_it_is_queued_for_a_worker(pipeline):
