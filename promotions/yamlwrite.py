@@ -10,6 +10,7 @@ byte-identical. The result is validated before anyone commits it.
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ class Edit:
     line: int
     before: bytes
     after: bytes
+    mode: str = "100644"  # the file's git mode, kept as it was
 
     @property
     def changed(self) -> bool:
@@ -50,7 +52,7 @@ class Edit:
         return "".join(difflib.unified_diff(old, new, f"a/{self.path}", f"b/{self.path}"))
 
 
-def version_set(content: bytes, *, path: str, locator: Locator, version: str) -> Edit:
+def version_set(content: bytes, *, path: str, locator: Locator, version: str, mode: str = "100644") -> Edit:
     """Set the version `locator` finds in `content` to `version`; raise EditError if unsafe."""
     text = _decode(content, path)
     bom = _BOM if text.startswith(_BOM) else ""
@@ -66,7 +68,7 @@ def version_set(content: bytes, *, path: str, locator: Locator, version: str) ->
     new_body = body[:start] + render_scalar(value, node, path) + body[end:]
     after = (bom + new_body).encode("utf-8")
     validate(after, path=path, locator=locator, version=version)
-    return Edit(path, found.version, version, found.line, content, after)
+    return Edit(path, found.version, version, found.line, content, after, mode)
 
 
 def render_scalar(value: str, node: ScalarNode, path: str) -> str:
@@ -114,13 +116,20 @@ def _validate_kubernetes(document: Any, path: str) -> None:
     import kubernetes_validate  # deferred: only promotions need schemas
 
     try:
-        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+        kubernetes_validate.validate(document, _kubernetes_version(), strict=True)
     except kubernetes_validate.SchemaNotFoundError:
         return  # not a built-in kind (a CRD such as HelmRelease, or a Kustomization)
     except kubernetes_validate.ValidationError as exc:
         where = ".".join(str(p) for p in exc.path) or "the object"
         name = (document.get("metadata") or {}).get("name", "?")
         raise EditError(f"{path}: {document['kind']} {name} is not valid: {where}: {exc.message}") from None
+
+
+@functools.cache
+def _kubernetes_version() -> str:
+    import kubernetes_validate
+
+    return str(kubernetes_validate.latest_version())  # lists a folder of schemas: once is enough
 
 
 def _decode(content: bytes, path: str) -> str:

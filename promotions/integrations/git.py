@@ -145,7 +145,6 @@ class GitRepository:
         refspec = f"{'+' if force else ''}{commit}:refs/heads/{branch}"
         proc = self._network("push", "--quiet", "--porcelain", "--", self.url, refspec)
         if proc.returncode == 0:
-            self._plumbing("update-ref", f"refs/remotes/origin/{branch}", commit)
             return
         output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         if any(hint in output for hint in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
@@ -190,18 +189,14 @@ class GitRepository:
         """The last fetched commit of the branch, or None before the first fetch."""
         if not (self.path / "HEAD").exists():
             return None
+        try:  # fetch writes the ref as a loose file; reading it saves a process per promotion
+            sha = (self.path / self._ref).read_text().strip()
+            if len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha):
+                return sha
+        except OSError:
+            pass
         out = self._plumbing("rev-parse", "--verify", "--quiet", self._ref + "^{commit}", check=False)
         return out.decode().strip() or None
-
-    def modes(self, commit: str, paths: Iterable[str]) -> dict[str, str]:
-        """The file mode (100644, 100755) of each of `paths` at `commit`."""
-        out = self._plumbing("ls-tree", "-z", "--full-tree", commit, "--", *paths)
-        modes = {}
-        for entry in out.split(b"\0"):
-            if entry:
-                meta, _, path = entry.partition(b"\t")
-                modes[path.decode("utf-8", "surrogateescape")] = meta.split(b" ")[0].decode()
-        return modes
 
     def write_commit(
         self, *, base: str, files: dict[str, tuple[str, bytes]], message: str, author: Person, committer: Person
@@ -212,6 +207,7 @@ class GitRepository:
         when = f"{int(time.time())} +0000"
         stream = [
             f"commit {ref}\n".encode(),
+            b"mark :1\n",
             f"author {author.name} <{author.email}> {when}\n".encode(),
             f"committer {committer.name} <{committer.email}> {when}\n".encode(),
             _data(message.encode()),
@@ -219,10 +215,11 @@ class GitRepository:
         ]
         for path, (mode, content) in sorted(files.items()):
             stream += [f"M {mode} inline {path}\n".encode(), _data(content)]
-        self._plumbing("fast-import", "--quiet", "--done", input=b"".join(stream) + b"done\n")
-        sha = self._plumbing("rev-parse", ref).decode().strip()
-        self._plumbing("update-ref", "-d", ref)
-        return sha
+        # `get-mark` answers the new commit's sha on stdout; the scratch ref is dropped
+        # by a ref deletion in the same stream, so nothing else needs to run.
+        stream += [b"get-mark :1\n", f"reset {ref}\nfrom {NULL_SHA}\n\n".encode(), b"done\n"]
+        out = self._plumbing("fast-import", "--quiet", "--done", input=b"".join(stream))
+        return out.decode().strip()
 
     def merge(self, *, base: str, head: str, message: str, committer: Person) -> str:
         """A real merge commit of `head` into `base` (MergeConflict when they conflict)."""
@@ -270,15 +267,21 @@ class GitRepository:
 
     def tree(self, commit: str) -> dict[str, str]:
         """Every file at `commit`: path -> blob sha."""
-        out = self._plumbing("ls-tree", "-r", "-z", "--full-tree", commit)
+        return {path: sha for path, (_mode, sha) in self.entries(commit).items()}
+
+    def entries(self, commit: str, paths: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
+        """Files at `commit` (all, or just `paths`): path -> (mode, blob sha)."""
+        wanted = list(paths)
+        args = ["--", *wanted] if wanted else ["-r"]
+        out = self._plumbing("--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, *args)
         files = {}
         for entry in out.split(b"\0"):
             if not entry:
                 continue
             meta, _, path = entry.partition(b"\t")
-            _mode, kind, sha = meta.split(b" ")
+            mode, kind, sha = meta.split(b" ")
             if kind == b"blob":
-                files[path.decode("utf-8", "surrogateescape")] = sha.decode()
+                files[path.decode("utf-8", "surrogateescape")] = (mode.decode(), sha.decode())
         return files
 
     def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
@@ -320,10 +323,12 @@ class GitRepository:
         try:
             proc = subprocess.run(command, input=input, capture_output=True, timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise TransientError(f"repository {self.name!r}: git {args[0]} took longer than {self.timeout}s") from None
+            raise TransientError(
+                f"repository {self.name!r}: git {_verb(args)} took longer than {self.timeout}s"
+            ) from None
         if check and proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise PermanentError(f"repository {self.name!r}: git {args[0]} failed: {detail[-1] if detail else ''}")
+            raise PermanentError(f"repository {self.name!r}: git {_verb(args)} failed: {detail[-1] if detail else ''}")
         return proc.stdout
 
 
@@ -380,6 +385,10 @@ def _parse_record(record: bytes, wanted: dict[bytes, str]) -> Iterator[tuple[str
             commit = Commit(*header.decode("utf-8", "replace").split("\x1f", 4))
         _, _, old, new, _status = fields[i - 1].decode().split(" ")
         yield path, Change(commit, old, new)
+
+
+def _verb(args: tuple[str, ...]) -> str:
+    return next((a for a in args if not a.startswith("-")), "")
 
 
 def _data(content: bytes) -> bytes:

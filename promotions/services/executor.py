@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from promotions import messages
@@ -85,12 +86,12 @@ def _claim(promotion_id: int, claim: str) -> bool:
     rows = Promotion.objects.filter(pk=promotion_id).filter(
         Q(state=State.QUEUED) | Q(state=State.PREPARING, claimed_at__lt=stalled)
     )
-    from django.db.models import F
-
-    if not rows.update(state=State.PREPARING, claim=claim, claimed_at=now, attempts=F("attempts") + 1, updated_at=now):
-        return False
-    promotion = Promotion.objects.get(pk=promotion_id)
-    event(promotion, State.PREPARING, ACTOR, f"a worker took it (attempt {promotion.attempts})")
+    with transaction.atomic():  # one commit for the claim and its timeline entry
+        if not rows.update(state=State.PREPARING, claim=claim, claimed_at=now, attempts=F("attempts") + 1,
+                           updated_at=now):  # fmt: skip
+            return False
+        promotion = Promotion.objects.get(pk=promotion_id)
+        event(promotion, State.PREPARING, ACTOR, f"a worker took it (attempt {promotion.attempts})")
     return True
 
 
@@ -121,10 +122,11 @@ def _apply(promotion: Promotion, catalog: Catalog, claim: str) -> None:
 def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: str, claim: str) -> None:
     items = list(promotion.items.all())
     since = (promotion.created_at - timedelta(hours=1)).timestamp()
-    for _ in range(PUSH_ATTEMPTS):
-        done = git.find_commit(
-            f"refs/remotes/origin/{promotion.branch}", trailer=messages.trailer(promotion.pk), since=since
-        )
+    for attempt in range(PUSH_ATTEMPTS):
+        # Only a re-run can find an earlier push of its own (a first attempt skips the search).
+        earlier = promotion.attempts > 1 or attempt > 0
+        ref = f"refs/remotes/origin/{promotion.branch}"
+        done = earlier and git.find_commit(ref, trailer=messages.trailer(promotion.pk), since=since)
         if done:  # an earlier attempt pushed it and died before saying so
             _finish(promotion, claim, State.COMMITTED, f"committed {done[:10]} to {promotion.branch}", commit=done)
             return
@@ -138,7 +140,7 @@ def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: st
             base = git.sync()
             continue
         _finish(promotion, claim, State.COMMITTED, f"committed {commit[:10]} to {promotion.branch}",
-                commit=commit, base_commit=base, diff=_diff(edits))  # fmt: skip
+                items=items, commit=commit, base_commit=base, diff=_diff(edits))  # fmt: skip
         return
     raise TransientError(f"{promotion.branch} kept moving while pushing ({PUSH_ATTEMPTS} attempts); will retry")
 
@@ -159,14 +161,15 @@ def _pull_request(
     body = messages.pull_request_body(promotion, items, diff=_diff(edits), link=link)
     pr = provider.open(number_hint=promotion.pk, branch=branch, base=promotion.branch, title=promotion.title,
                        body=body, labels=["gitops-portal", f"stage:{promotion.to_stage}"])  # fmt: skip
-    _finish(promotion, claim, State.PR_OPEN, f"pull request #{pr.number} opened: {pr.url}", commit=pushed,
+    _finish(promotion, claim, State.PR_OPEN, f"pull request #{pr.number} opened: {pr.url}", items=items, commit=pushed,
             base_commit=base, pr_branch=branch, pull_request_number=pr.number, pull_request_url=pr.url,
             diff=_diff(edits))  # fmt: skip
 
 
 def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items: list[PromotionItem]) -> list[Edit]:
     """Each item's file changed to its new version, read at `base` (nothing is written)."""
-    tree = git.tree(base)
+    entries = git.entries(base, [item.path for item in items])
+    tree = {path: sha for path, (_mode, sha) in entries.items()}
     missing = [item.path for item in items if item.path not in tree]
     if missing:
         raise PermanentError(f"{', '.join(missing)} no longer exist on the branch")
@@ -179,7 +182,7 @@ def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items:
             raise PermanentError(f"{item.application} is no longer in the catalogue for this stage")
         try:
             edits.append(version_set(contents[tree[item.path]], path=item.path, locator=stage_file.locator,
-                                     version=item.to_version))  # fmt: skip
+                                     version=item.to_version, mode=entries[item.path][0]))  # fmt: skip
         except EditError as exc:
             raise PermanentError(f"refused: {exc}; nothing was committed") from None
     return edits
@@ -188,17 +191,15 @@ def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items:
 def _noop(promotion: Promotion, items: list[PromotionItem], edits: list[Edit], claim: str) -> bool:
     for item, edit in zip(items, edits, strict=True):
         item.from_version, item.changed = edit.old_version, edit.changed
-    PromotionItem.objects.bulk_update(items, ["from_version", "changed"])
     if any(edit.changed for edit in edits):
         return False
     has = ", ".join(f"{i.application} {i.to_version}" for i in items)
-    _finish(promotion, claim, State.NOOP, f"{promotion.to_stage} already has {has}; nothing to do")
+    _finish(promotion, claim, State.NOOP, f"{promotion.to_stage} already has {has}; nothing to do", items=items)
     return True
 
 
 def _write(git: GitRepository, promotion: Promotion, items: list[PromotionItem], edits: list[Edit], base: str) -> str:
-    modes = git.modes(base, [e.path for e in edits if e.changed])
-    files = {e.path: (modes.get(e.path, "100644"), e.after) for e in edits if e.changed}
+    files = {e.path: (e.mode, e.after) for e in edits if e.changed}
     changed = [item for item, edit in zip(items, edits, strict=True) if edit.changed]
     message = messages.commit_message(promotion, changed)
     return git.write_commit(base=base, files=files, message=message, author=_author(promotion), committer=committer())
@@ -221,10 +222,22 @@ def _diff(edits: list[Edit]) -> str:
     return "".join(edit.diff() for edit in edits if edit.changed)
 
 
-def _finish(promotion: Promotion, claim: str, state: str, message: str, **fields: object) -> None:
-    if not transition(promotion, state, expect=[State.PREPARING], claim=claim, actor=ACTOR, message=message,
-                      error="", **fields):  # fmt: skip
-        log.info("promotion %s: another execution finished it first", promotion.pk)
+def _finish(
+    promotion: Promotion,
+    claim: str,
+    state: str,
+    message: str,
+    items: list[PromotionItem] | None = None,
+    **fields: object,
+) -> None:
+    """Record the outcome (and each item's before/after) in one transaction."""
+    with transaction.atomic():
+        if not transition(promotion, state, expect=[State.PREPARING], claim=claim, actor=ACTOR, message=message,
+                          error="", **fields):  # fmt: skip
+            log.info("promotion %s: another execution finished it first", promotion.pk)
+            return
+        if items:
+            PromotionItem.objects.bulk_update(items, ["from_version", "changed"])
 
 
 def _overlapping(promotion: Promotion) -> object:

@@ -1,0 +1,184 @@
+#!/usr/bin/env python
+"""Benchmark promotions through the real path: request -> Redis -> Celery worker -> git push.
+
+  floor   = plain git on a work clone: fetch + edit one file + commit + push   (median)
+  latency = one promotion, request -> committed, `local` provider, 1 worker    (target <= 1.5x floor)
+  burst   = 50 promotions of different applications requested at once, 2 workers: all
+            committed, none lost; wall time and promotions per second
+
+Needs redis-server on PATH. Uses SQLite under a temp dir unless DATABASE_URL is set.
+Usage: python bench/bench_promote.py [--runs 15] [--burst 50]. Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sandbox.gitrepo import RepoBuilder  # noqa: E402
+from sandbox.processes import RedisServer, Worker, wait_for  # noqa: E402
+
+CATALOG = """\
+repositories:
+  - {{name: platform, url: "{url}", branch: main}}
+stages:
+  - {{name: dev, promotion: {{mode: commit}}}}
+  - {{name: staging, promotion: {{mode: commit}}}}
+applications:
+  defaults:
+    path: "{{stage}}/{{app}}/kustomization.yaml"
+    version: {{kind: kustomize-image, image: "ghcr.io/acme/{{app}}"}}
+  discover: "{{stage}}/{{app}}/kustomization.yaml"
+"""
+
+
+def kustomization(app: str, tag: str) -> str:
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n"
+        f"images:\n  - name: ghcr.io/acme/{app}\n    newTag: {tag}\n"
+    )
+
+
+def build(work: Path, apps: int) -> RepoBuilder:
+    repo = RepoBuilder(work / "remote" / "platform.git")
+    files = {}
+    for n in range(apps):
+        app = f"app-{n:03}"
+        files[f"dev/{app}/kustomization.yaml"] = kustomization(app, "1.1.0")
+        files[f"staging/{app}/kustomization.yaml"] = kustomization(app, "1.0.0")
+    repo.commit(files, "Bootstrap")
+    return repo
+
+
+def floor(repo: RepoBuilder, work: Path, runs: int) -> float:
+    """Plain git doing the same job by hand on an existing work clone."""
+    clone = work / "floor-clone"
+    subprocess.run(["git", "clone", "-q", repo.url, str(clone)], check=True)
+    git = ["git", "-C", str(clone)]
+    subprocess.run([*git, "config", "user.email", "bench@example.com"], check=True)
+    subprocess.run([*git, "config", "user.name", "Bench"], check=True)
+    times = []
+    for n in range(runs):
+        started = time.perf_counter()
+        subprocess.run([*git, "fetch", "-q", "origin"], check=True)
+        subprocess.run([*git, "reset", "-q", "--hard", "origin/main"], check=True)
+        path = clone / "staging" / f"app-{n:03}" / "kustomization.yaml"
+        path.write_text(path.read_text().replace("newTag: 1.0.0", "newTag: 1.0.1"))
+        subprocess.run([*git, "commit", "-qam", f"floor {n}"], check=True)
+        subprocess.run([*git, "push", "-q", "origin", "HEAD:main"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def setup_django(work: Path, redis_url: str, config: Path) -> dict[str, str]:
+    env = {
+        "GITOPS_PORTAL_DATA_DIR": str(work / "data"),
+        "GITOPS_PORTAL_CONFIG": str(config),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-only",
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env
+
+
+def request(app: str):  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    from promotions.config import catalog_get
+    from promotions.services import promotion_request
+
+    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    return promotion_request(catalog=catalog, applications=[app], from_stage="dev", to_stage="staging")
+
+
+def committed(ids: list[int]) -> bool:
+    from promotions.models import Promotion
+
+    states = set(Promotion.objects.filter(pk__in=ids).values_list("state", flat=True))
+    if states & {"failed", "noop", "superseded"}:
+        raise RuntimeError(f"a promotion did not commit: {states}")
+    return states == {"committed"}
+
+
+def latency(runs: int, offset: int) -> float:
+    times = []
+    for n in range(runs):
+        started = time.perf_counter()
+        promotion = request(f"app-{offset + n:03}")
+        wait_for(lambda p=promotion: committed([p.pk]), 30, f"promotion #{promotion.pk}", interval=0.001)
+        times.append(time.perf_counter() - started)
+        time.sleep(0.3)  # let the worker finish its post-commit matrix refresh
+    return statistics.median(times)
+
+
+def burst(count: int, offset: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    ids = [request(f"app-{offset + n:03}").pk for n in range(count)]
+    wait_for(lambda: committed(ids), 120, f"{count} promotions", interval=0.01)
+    return time.perf_counter() - started, len(ids)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--burst", type=int, default=50)
+    args = parser.parse_args()
+    if not RedisServer.available():
+        sys.exit("redis-server is not installed")
+    work = Path(tempfile.mkdtemp(prefix="gitops-bench-promote-"))
+    redis = RedisServer(work / "redis").start()
+    workers: list[Worker] = []
+    try:
+        repo = build(work, args.runs * 2 + args.burst + 5)
+        config = work / "catalog.yaml"
+        config.write_text(CATALOG.format(url=repo.url))
+        env = setup_django(work, redis.url, config)
+        from promotions.config import catalog_get
+        from promotions.services import matrix_refresh
+
+        matrix_refresh(catalog=catalog_get(config))
+        f = floor(repo, work, args.runs)
+        workers.append(Worker(env, work / "worker-1.log").start())
+        request(f"app-{args.runs * 2 + args.burst + 4:03}")  # warm the worker (imports, first clone)
+        time.sleep(2)
+        lat = latency(args.runs, args.runs)
+        workers.append(Worker(env, work / "worker-2.log").start())
+        wall, count = burst(args.burst, args.runs * 2)
+        commits = len(subprocess.run(["git", f"--git-dir={repo.path}", "rev-list", "main"], capture_output=True,
+                                     text=True, check=True).stdout.split())  # fmt: skip
+    finally:
+        for worker in workers:
+            worker.stop()
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    expected = 1 + args.runs + 1 + args.runs + args.burst  # bootstrap, floor, warm-up, latency, burst
+    print(f"{'floor (fetch + edit + commit + push)':44} {f * 1000:8.0f} ms")
+    print(f"{'one promotion, request -> committed':44} {lat * 1000:8.0f} ms   {lat / f:.2f}x floor (target <= 1.5x)")
+    print(f"{f'{count} promotions at once, 2 workers':44} {wall:8.2f} s    {count / wall:.1f} promotions/s")
+    print(f"{'commits on main (expected ' + str(expected) + ')':44} {commits:8d}")
+    ok = lat <= 1.5 * f and commits == expected
+    print("all targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
