@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
 from github.PullRequest import PullRequest as GhPullRequest
+from github.Repository import Repository
 
 from promotions.errors import PermanentError, TransientError
 from promotions.integrations.git import Person
@@ -40,7 +41,7 @@ class GitHubProvider:
             seconds_between_requests=None,
             seconds_between_writes=None,
         )
-        self._repo = None
+        self._repo: Repository | None = None
 
     def open(
         self, *, number_hint: int, branch: str, base: str, title: str, body: str, labels: list[str]
@@ -83,7 +84,7 @@ class GitHubProvider:
         )
         return pulls[0] if pulls else None
 
-    def _repository(self):  # type: ignore[no-untyped-def]
+    def _repository(self) -> Repository:
         if self._repo is None:
             self._repo = self._client.get_repo(self.full_name)
         return self._repo

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from promotions.config.schema import RepositoryConfig
 from promotions.errors import PermanentError
 from promotions.integrations.git import GitRepository, Person, PushRejected
 
@@ -82,11 +83,8 @@ class LocalProvider:
         return PullRequest(number, f"{self.portal_url}/promotions/{number}/")
 
 
-def provider_for(repo: object, *, git: GitRepository, portal_url: str) -> ScmProvider:
+def provider_for(repo: RepositoryConfig, *, git: GitRepository, portal_url: str) -> ScmProvider:
     """The provider a repository's catalogue entry asks for."""
-    from promotions.config.schema import RepositoryConfig
-
-    assert isinstance(repo, RepositoryConfig)
     if repo.provider == "github":
         from promotions.integrations.github import GitHubProvider
 

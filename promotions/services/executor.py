@@ -15,7 +15,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from promotions import messages
@@ -240,7 +240,7 @@ def _finish(
             PromotionItem.objects.bulk_update(items, ["from_version", "changed"])
 
 
-def _overlapping(promotion: Promotion) -> object:
+def _overlapping(promotion: Promotion) -> QuerySet[Promotion]:
     apps = list(promotion.items.values_list("application", flat=True))
     return (
         Promotion.objects.filter(
@@ -255,12 +255,12 @@ def _newer(promotion: Promotion) -> Promotion | None:
     """A later promotion of the same application into the same stage wins: applying this
     one after it would undo it."""
     gone = (State.FAILED, State.CANCELLED, State.SUPERSEDED, State.REJECTED)
-    return _overlapping(promotion).filter(pk__gt=promotion.pk).exclude(state__in=gone).order_by("pk").first()  # type: ignore[attr-defined]
+    return _overlapping(promotion).filter(pk__gt=promotion.pk).exclude(state__in=gone).order_by("pk").first()
 
 
 def _supersede_older(promotion: Promotion, provider: ScmProvider) -> None:
     waiting = (State.QUEUED, State.PR_OPEN, State.APPROVED)
-    for older in _overlapping(promotion).filter(pk__lt=promotion.pk, state__in=waiting):  # type: ignore[attr-defined]
+    for older in _overlapping(promotion).filter(pk__lt=promotion.pk, state__in=waiting):
         message = f"superseded by #{promotion.pk}"
         if older.pull_request_number:
             link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
