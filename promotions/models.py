@@ -64,6 +64,9 @@ class Promotion(models.Model):
         PR_OPEN = "pr_open"
         APPROVED = "approved"
         MERGED = "merged"
+        SYNCING = "syncing"
+        DEPLOYED = "deployed"
+        VERIFIED = "verified"
         NOOP = "noop"
         FAILED = "failed"
         REJECTED = "rejected"
@@ -80,9 +83,10 @@ class Promotion(models.Model):
         PULL_REQUEST = "pull_request"
 
     OPEN_STATES = (State.QUEUED, State.PREPARING, State.PR_OPEN, State.APPROVED)
-    RESTING_STATES = (State.COMMITTED, State.PR_OPEN, State.NOOP, State.FAILED, State.MERGED)
-    TERMINAL_STATES = (State.COMMITTED, State.MERGED, State.NOOP, State.FAILED, State.REJECTED, State.CANCELLED,
-                       State.SUPERSEDED)  # fmt: skip
+    # Landed in Git; the cluster is followed until it runs the new version (stages with a cluster).
+    ROLLOUT_STATES = (State.COMMITTED, State.MERGED, State.SYNCING, State.DEPLOYED)
+    TERMINAL_STATES = (State.COMMITTED, State.MERGED, State.VERIFIED, State.NOOP, State.FAILED, State.REJECTED,
+                       State.CANCELLED, State.SUPERSEDED)  # fmt: skip
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PROMOTE)
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
@@ -107,6 +111,8 @@ class Promotion(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    landed_at = models.DateTimeField(null=True, blank=True, help_text="committed or merged into the branch")
+    deployed_at = models.DateTimeField(null=True, blank=True, help_text="the cluster first ran the new version")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -163,3 +169,39 @@ class PromotionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.state}: {self.message}"
+
+
+class LiveState(models.Model):
+    """What runs for one application in one stage's cluster, as the last refresh saw it."""
+
+    class Health(models.TextChoices):
+        HEALTHY = "Healthy"
+        PROGRESSING = "Progressing"
+        DEGRADED = "Degraded"
+        MISSING = "Missing"
+        UNKNOWN = "Unknown"
+
+    class Sync(models.TextChoices):
+        SYNCED = "Synced"
+        OUT_OF_SYNC = "OutOfSync"
+        UNKNOWN = "Unknown"
+
+    application = models.CharField(max_length=100)
+    stage = models.CharField(max_length=100)
+    namespace = models.CharField(max_length=255, blank=True)
+    workload = models.CharField(max_length=500, blank=True, help_text="kind/name of what was found")
+    version = models.CharField(max_length=255, null=True, blank=True, help_text="null while several run")
+    versions = models.JSONField(default=list, help_text="running versions, newest first")
+    health = models.CharField(max_length=20, choices=Health.choices)
+    sync = models.CharField(max_length=20, choices=Sync.choices)
+    ready = models.PositiveIntegerField(null=True, blank=True)
+    desired = models.PositiveIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["application", "stage"]
+        constraints = [models.UniqueConstraint(fields=["application", "stage"], name="live_state_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.application}/{self.stage}: {self.health} {self.sync}"

@@ -113,7 +113,7 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
         (
             ("promotion: {mode: commit}", "promotion: {mod: commit}"),
             10,
-            "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers)",
+            "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers, soak_seconds, deploy_deadline_seconds)",
         ),
         (
             ("kind: helm-values", "kind: helm-valuez"),

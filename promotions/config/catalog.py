@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 from promotions.config.schema import (
@@ -12,6 +13,7 @@ from promotions.config.schema import (
     ApplicationDefaults,
     ApplicationsSection,
     CatalogFile,
+    LiveSelector,
     RepositoryConfig,
     StageConfig,
     render,
@@ -29,11 +31,22 @@ class StageFile:
 
 
 @dataclass(frozen=True)
+class LiveTarget:
+    """How to find one application's workload in a cluster (templates rendered)."""
+
+    selector: str | None
+    kind: str | None
+    name: str | None
+    container: str
+
+
+@dataclass(frozen=True)
 class AppSpec:
     name: str
     repository: str
     files: dict[str, StageFile]  # by stage name; stages the app cannot be in are absent
     discovered: bool = False
+    live: LiveTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,28 @@ class Catalog:
             files[stage] = StageFile(render(path, app=name, stage=stage), version.bind(app=name, stage=stage))
         repository = (item and item.repository) or self.default_repository()
         assert repository
-        return AppSpec(name=name, repository=repository, files=files, discovered=discovered)
+        live = _live_target(name, (item and item.live) or defaults.live)
+        return AppSpec(name=name, repository=repository, files=files, discovered=discovered, live=live)
+
+    def kubeconfig_path(self, stage: str) -> str | None:
+        """The stage's kubeconfig, relative paths taken from the catalogue file's folder."""
+        config = self.stage(stage)
+        if config is None or config.cluster is None or not config.cluster.kubeconfig:
+            return None
+        path = Path(config.cluster.kubeconfig).expanduser()
+        return str(path if path.is_absolute() else Path(self.path).parent / path)
+
+
+def _live_target(app: str, live: LiveSelector | None) -> LiveTarget:
+    def fill(value: str | None) -> str | None:
+        return render(value, app=app, stage="") if value else None
+
+    selector = fill(live.selector) if live else None
+    name = fill(live.name) if live else None
+    if not selector and not name:
+        selector = f"app.kubernetes.io/name={app}"
+    container = fill(live.container) if live and live.container else app
+    return LiveTarget(selector, live.kind if live else None, name, container or app)
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from promotions import locators
+from promotions.labels import SelectorError, parse_selector
 from promotions.yamlnodes import PathSyntaxError, parse_path
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -60,9 +61,13 @@ class RepositoryConfig(Model):
 
 
 class ClusterConfig(Model):
+    """Where a stage runs. kubeconfig: a path (relative to the catalogue file), else
+    KUBECONFIG, ~/.kube/config, or the in-cluster service account, in that order."""
+
     kubeconfig: str | None = None
     context: str | None = None
     namespace: Template = "{app}"
+    timeout: Annotated[float, Field(gt=0, le=120)] = 5.0  # seconds per API call
 
     _namespace = field_validator("namespace")(check_template)
 
@@ -71,6 +76,10 @@ class PromotionPolicy(Model):
     mode: Literal["commit", "pull_request"] = "commit"
     approvals: Annotated[int, Field(ge=0)] = 0
     approvers: list[str] = []
+    # After the change lands: healthy this long counts as verified; not running the new
+    # version this long after the merge fails the promotion.
+    soak_seconds: Annotated[int, Field(ge=0)] = 60
+    deploy_deadline_seconds: Annotated[int, Field(gt=0)] = 600
 
 
 class StageConfig(Model):
@@ -155,13 +164,28 @@ VersionLocator = Annotated[
 ]
 
 
+def _check_selector(value: str | None) -> str | None:
+    if value is not None:
+        check_template(value)
+        try:
+            parse_selector(render(value, app="app", stage="stage"))
+        except SelectorError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 class LiveSelector(Model):
-    """How to find the application in its stage's cluster (used by live state)."""
+    """How to find the application in its stage's cluster: a label selector, or a workload
+    kind and name (default: the label app.kubernetes.io/name={app}); `container` picks the
+    application's container (default {app}, or the only one)."""
 
     selector: str | None = None
     kind: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
     name: Template | None = None
     container: Template | None = None
+
+    _selector = field_validator("selector")(_check_selector)
+    _name = field_validator("name", "container")(check_template)
 
 
 class StageOverride(Model):

@@ -50,7 +50,7 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
         with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
             _apply(promotion, catalog, claim)
         if promotion.state == State.COMMITTED:
-            _refresh_matrix(catalog)
+            _refresh_matrix(catalog, promotion.to_stage)
     except (TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "the task ran out of time"
         transition(promotion, State.QUEUED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
@@ -69,14 +69,18 @@ def _lock_wait() -> float:
     return max(1.0, min(60.0, settings.CELERY_TASK_SOFT_TIME_LIMIT / 2))
 
 
-def _refresh_matrix(catalog: Catalog) -> None:
-    """Show the new version on the dashboard now rather than at the next periodic read."""
+def _refresh_matrix(catalog: Catalog, stage: str | None = None) -> None:
+    """Show the new version on the dashboard now rather than at the next periodic read,
+    and start following the stage's cluster."""
+    from promotions.services.live import live_refresh
     from promotions.services.matrix import matrix_refresh
 
     try:
         matrix_refresh(catalog=catalog)
-    except Exception:  # the promotion is done either way; the periodic refresh catches up
-        log.exception("matrix refresh after a promotion failed")
+        if stage is not None:
+            live_refresh(catalog=catalog, stages=[stage])
+    except Exception:  # the promotion is done either way; the periodic refreshes catch up
+        log.exception("refresh after a promotion failed")
 
 
 def _claim(promotion_id: int, claim: str) -> bool:
@@ -128,7 +132,8 @@ def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: st
         ref = f"refs/remotes/origin/{promotion.branch}"
         done = earlier and git.find_commit(ref, trailer=messages.trailer(promotion.pk), since=since)
         if done:  # an earlier attempt pushed it and died before saying so
-            _finish(promotion, claim, State.COMMITTED, f"committed {done[:10]} to {promotion.branch}", commit=done)
+            _finish(promotion, claim, State.COMMITTED, f"committed {done[:10]} to {promotion.branch}", commit=done,
+                    landed_at=timezone.now())  # fmt: skip
             return
         edits = edits_at(git, base, catalog, promotion.to_stage, items)
         if _noop(promotion, items, edits, claim):
@@ -140,7 +145,7 @@ def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: st
             base = git.sync()
             continue
         _finish(promotion, claim, State.COMMITTED, f"committed {commit[:10]} to {promotion.branch}",
-                items=items, commit=commit, base_commit=base, diff=_diff(edits))  # fmt: skip
+                items=items, commit=commit, base_commit=base, diff=_diff(edits), landed_at=timezone.now())  # fmt: skip
         return
     raise TransientError(f"{promotion.branch} kept moving while pushing ({PUSH_ATTEMPTS} attempts); will retry")
 
@@ -289,6 +294,7 @@ def promotion_merge(*, promotion: Promotion, actor: str) -> Promotion:
         sha = provider.merge(number=promotion.pull_request_number, branch=promotion.pr_branch, base=promotion.branch,
                              title=promotion.title, committer=committer())  # fmt: skip
     transition(promotion, State.MERGED, expect=mergeable, actor=actor,
-               message=f"merged into {promotion.branch} as {sha[:10]} by {actor}", merge_commit=sha)  # fmt: skip
-    _refresh_matrix(catalog)
+               message=f"merged into {promotion.branch} as {sha[:10]} by {actor}", merge_commit=sha,
+               landed_at=timezone.now())  # fmt: skip
+    _refresh_matrix(catalog, promotion.to_stage)
     return promotion

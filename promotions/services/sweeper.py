@@ -70,7 +70,7 @@ def _follow(promotion: Promotion, state: str, merge_commit: str | None, report: 
     if state == "merged":
         message = f"merged on {promotion.repository}'s hosting as {(merge_commit or '?')[:10]}"
         if transition(promotion, State.MERGED, expect=waiting, actor="system", message=message,
-                      merge_commit=merge_commit or ""):  # fmt: skip
+                      merge_commit=merge_commit or "", landed_at=timezone.now()):  # fmt: skip
             report.merged.append(promotion.pk)
     elif state == "closed":
         message = "the pull request was closed without merging"

@@ -1,0 +1,239 @@
+"""What runs in a stage's cluster, next to what Git declares: pure functions over the
+objects a refresh listed (no I/O here, so every rule is easy to test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from promotions.config.catalog import LiveTarget
+from promotions.labels import parse_selector
+from promotions.locators import parse_image
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+HEALTH_ORDER = ("Healthy", "Progressing", "Missing", "Degraded", "Unknown")  # worst last
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One application in one stage as Git declares it, and how to find it in the cluster."""
+
+    application: str
+    namespace: str
+    target: LiveTarget
+    version: str | None
+    comparable: bool = True  # False when Git's version is not an image tag (a chart version)
+
+
+@dataclass
+class Observed:
+    application: str
+    namespace: str
+    health: str
+    sync: str
+    reason: str = ""
+    workload: str = ""
+    versions: list[str] = field(default_factory=list)
+    ready: int | None = None
+    desired: int | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self.versions[0] if len(self.versions) == 1 else None
+
+
+def unknown(declared: Declared, reason: str) -> Observed:
+    return Observed(declared.application, declared.namespace, "Unknown", "Unknown", reason)
+
+
+def observe(declared: Declared, objects: dict[str, list[Obj]], unreadable: dict[str, str]) -> Observed:
+    """The live state of one application, from the objects listed in its cluster."""
+    if declared.namespace in unreadable:
+        return unknown(declared, unreadable[declared.namespace])
+    workloads = [w for kind in _kinds(declared.target) for w in objects.get(kind, []) if _matches(w, declared)]
+    if not workloads:
+        where = f"{declared.target.kind or 'workload'} " + (
+            declared.target.name or f"matching {declared.target.selector}"
+        )
+        observed = Observed(declared.application, declared.namespace, "Missing", "OutOfSync",
+                            f"no {where} in namespace {declared.namespace}")  # fmt: skip
+        return observed
+    parts = [_one(w, declared, objects) for w in sorted(workloads, key=_name)]
+    return _combine(declared, parts)
+
+
+def _kinds(target: LiveTarget) -> tuple[str, ...]:
+    return (target.kind,) if target.kind else WORKLOAD_KINDS
+
+
+def _matches(workload: Obj, declared: Declared) -> bool:
+    meta = workload.get("metadata", {})
+    if meta.get("namespace") != declared.namespace:
+        return False
+    target = declared.target
+    if target.name and meta.get("name") != target.name:
+        return False
+    return not target.selector or parse_selector(target.selector).matches(meta.get("labels"))
+
+
+def _name(obj: Obj) -> str:
+    return str(obj.get("metadata", {}).get("name", ""))
+
+
+@dataclass
+class _Part:
+    health: str
+    reason: str
+    versions: list[str]
+    ready: int
+    desired: int
+    workload: str
+    container_problem: str = ""
+
+
+def _one(workload: Obj, declared: Declared, objects: dict[str, list[Obj]]) -> _Part:
+    kind = workload.get("kind") or _kind_of(workload, objects)
+    health, reason, ready, desired = HEALTH_RULES[kind](workload)
+    if health != "Degraded" and (crash := _crash_looping(workload, objects)):
+        health, reason = "Degraded", crash
+    versions, problem = _running_versions(workload, kind, declared.target.container, objects)
+    return _Part(health, reason, versions, ready, desired, f"{kind}/{_name(workload)}", problem)
+
+
+def _kind_of(workload: Obj, objects: dict[str, list[Obj]]) -> str:
+    for kind in WORKLOAD_KINDS:
+        if any(o is workload for o in objects.get(kind, [])):
+            return kind
+    return "Deployment"
+
+
+def _combine(declared: Declared, parts: list[_Part]) -> Observed:
+    worst = max(parts, key=lambda p: HEALTH_ORDER.index(p.health))
+    versions = list(dict.fromkeys(v for p in parts for v in p.versions))
+    problem = next((p.container_problem for p in parts if p.container_problem), "")
+    observed = Observed(
+        application=declared.application,
+        namespace=declared.namespace,
+        health=worst.health,
+        sync="Unknown",
+        reason=worst.reason or problem,
+        workload=", ".join(p.workload for p in parts),
+        versions=versions,
+        ready=sum(p.ready for p in parts),
+        desired=sum(p.desired for p in parts),
+    )
+    observed.sync = _sync(declared, observed, problem)
+    return observed
+
+
+def _sync(declared: Declared, observed: Observed, problem: str) -> str:
+    if problem or not observed.versions or declared.version is None:
+        return "Unknown"
+    if not declared.comparable:
+        observed.reason = observed.reason or "Git declares a chart version, not an image tag: not compared"
+        return "Unknown"
+    return "Synced" if observed.versions == [declared.version] else "OutOfSync"
+
+
+# -- health per kind: (health, reason, ready, desired) ----------------------------------------
+
+
+def _deployment(obj: Obj) -> tuple[str, str, int, int]:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    desired = int(spec.get("replicas", 1))
+    updated, ready = int(status.get("updatedReplicas") or 0), int(status.get("readyReplicas") or 0)
+    available, total = int(status.get("availableReplicas") or 0), int(status.get("replicas") or 0)
+    progressing = _condition(obj, "Progressing")
+    if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return "Degraded", progressing.get("message") or "the rollout exceeded its progress deadline", ready, desired
+    if int(status.get("observedGeneration") or 0) < int(obj.get("metadata", {}).get("generation") or 0):
+        return "Progressing", "the controller has not seen the newest spec yet", ready, desired
+    if updated < desired or total > updated or available < updated:
+        old = max(0, total - updated)
+        return (
+            "Progressing",
+            f"rolling out: {updated}/{desired} replicas updated, {old} old still running",
+            ready,
+            desired,
+        )
+    if desired > 0 and available == 0:
+        return "Degraded", "no replica is available", ready, desired
+    return "Healthy", "", ready, desired
+
+
+def _statefulset(obj: Obj) -> tuple[str, str, int, int]:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    desired = int(spec.get("replicas", 1))
+    ready, updated = int(status.get("readyReplicas") or 0), int(status.get("updatedReplicas") or 0)
+    rolling = status.get("updateRevision") and status.get("currentRevision") != status.get("updateRevision")
+    if rolling or updated < desired or ready < desired:
+        return "Progressing", f"rolling out: {updated}/{desired} updated, {ready}/{desired} ready", ready, desired
+    return "Healthy", "", ready, desired
+
+
+def _daemonset(obj: Obj) -> tuple[str, str, int, int]:
+    status = obj.get("status", {})
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    updated, available = int(status.get("updatedNumberScheduled") or 0), int(status.get("numberAvailable") or 0)
+    ready = int(status.get("numberReady") or 0)
+    if updated < desired or available < desired:
+        return "Progressing", f"rolling out: {updated}/{desired} nodes updated, {available} available", ready, desired
+    return "Healthy", "", ready, desired
+
+
+HEALTH_RULES = {"Deployment": _deployment, "StatefulSet": _statefulset, "DaemonSet": _daemonset}
+
+
+def _condition(obj: Obj, kind: str) -> Obj:
+    return next((c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == kind), {})
+
+
+# -- running versions and pods --------------------------------------------------------------
+
+
+def _running_versions(workload: Obj, kind: str, container: str, objects: dict[str, list[Obj]]) -> tuple[list[str], str]:
+    templates = [workload]
+    if kind == "Deployment":
+        owned = [rs for rs in _owned(workload, objects.get("ReplicaSet", [])) if _replicas(rs) > 0]
+        templates = sorted(owned, key=lambda rs: rs.get("metadata", {}).get("creationTimestamp", ""), reverse=True)
+        templates = templates or [workload]
+    versions, problem = [], ""
+    for template in templates:
+        image, problem = _image(template, container)
+        if image:
+            versions.append(parse_image(image).version)
+    return list(dict.fromkeys(versions)), problem
+
+
+def _image(obj: Obj, container: str) -> tuple[str | None, str]:
+    containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    chosen = [c for c in containers if c.get("name") == container] or (containers if len(containers) == 1 else [])
+    if not chosen:
+        names = ", ".join(str(c.get("name")) for c in containers) or "none"
+        return None, f"no container named {container} (containers: {names})"
+    return chosen[0].get("image"), ""
+
+
+def _owned(owner: Obj, candidates: Iterable[Obj]) -> list[Obj]:
+    uid = owner.get("metadata", {}).get("uid")
+    return [
+        c for c in candidates if any(r.get("uid") == uid for r in c.get("metadata", {}).get("ownerReferences") or [])
+    ]
+
+
+def _replicas(rs: Obj) -> int:
+    return int(rs.get("status", {}).get("replicas") or rs.get("spec", {}).get("replicas") or 0)
+
+
+def _crash_looping(workload: Obj, objects: dict[str, list[Obj]]) -> str:
+    owners = [workload, *_owned(workload, objects.get("ReplicaSet", []))]
+    pods = [p for owner in owners for p in _owned(owner, objects.get("Pod", []))]
+    for pod in sorted(pods, key=_name):
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"):
+                restarts = status.get("restartCount", 0)
+                return f"pod {_name(pod)} is failing ({waiting['reason']}, {restarts} restarts)"
+    return ""
