@@ -45,6 +45,8 @@ GITOPS_PORTAL_GIT_EMAIL = env_str("GITOPS_PORTAL_GIT_EMAIL", "gitops-portal@loca
 # (default: longer than a task may run).
 GITOPS_PORTAL_STUCK_SECONDS = env_int("GITOPS_PORTAL_STUCK_SECONDS", 660, minimum=1)
 GITOPS_PORTAL_SWEEP_SECONDS = env_int("GITOPS_PORTAL_SWEEP_SECONDS", 30, minimum=1)
+# How often every stage's cluster is read (live state, promotion rollouts).
+GITOPS_PORTAL_LIVE_REFRESH_SECONDS = env_int("GITOPS_PORTAL_LIVE_REFRESH_SECONDS", 30, minimum=1)
 
 _database_url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}"
 try:
@@ -172,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
     "matrix-refresh": {
         "task": "promotions.tasks.matrix_refresh_task",
         "schedule": float(GITOPS_PORTAL_GIT_REFRESH_SECONDS or 60),
+    },
+    "live-refresh": {
+        "task": "promotions.tasks.live_refresh_task",
+        "schedule": float(GITOPS_PORTAL_LIVE_REFRESH_SECONDS),
     },
     "promotions-sweep": {
         "task": "promotions.tasks.promotions_sweep_task",

@@ -57,8 +57,16 @@ def matrix_read_git(*, catalog: Catalog, data_dir: Path | None = None) -> list[R
     return reads
 
 
-def matrix_document(*, catalog: Catalog, reads: list[RepositoryRead]) -> dict[str, Any]:
-    """The `matrix --json` / `GET /api/v1/matrix` document (a public contract)."""
+LIVE_KEYS = ("version", "versions", "health", "sync", "ready", "desired", "reason", "observed_at")
+
+
+def matrix_document(
+    *, catalog: Catalog, reads: list[RepositoryRead], live: dict[tuple[str, str], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The `matrix --json` / `GET /api/v1/matrix` document (a public contract). Each cell's
+    `live` is what its stage's cluster runs (null when the stage has no cluster)."""
+    clustered = {stage.name for stage in catalog.stages if stage.cluster is not None}
+    live = live or {}
     applications: dict[str, dict[str, Any]] = {}
     for read in reads:
         for cell in read.snapshot.cells if read.snapshot else []:
@@ -66,7 +74,9 @@ def matrix_document(*, catalog: Catalog, reads: list[RepositoryRead]) -> dict[st
                 cell.application, {"name": cell.application, "repository": read.name, "stages": {}}
             )
             if app["repository"] == read.name:  # the first repository declaring a name owns it
-                app["stages"][cell.stage] = cell_document(cell)
+                document = cell_document(cell)
+                document["live"] = _live(cell, clustered, live)
+                app["stages"][cell.stage] = document
     return {
         "repositories": [
             {"name": r.name, "commit": r.snapshot.commit if r.snapshot else None, "error": r.error} for r in reads
@@ -74,6 +84,24 @@ def matrix_document(*, catalog: Catalog, reads: list[RepositoryRead]) -> dict[st
         "stages": catalog.stage_names,
         "applications": [applications[name] for name in sorted(applications)],
     }
+
+
+def _live(cell: Cell, clustered: set[str], live: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
+    if cell.stage not in clustered or cell.path is None:
+        return None
+    found = live.get((cell.application, cell.stage))
+    if found is None:
+        return dict.fromkeys(LIVE_KEYS) | {"versions": [], "health": "Unknown", "sync": "Unknown",
+                                            "reason": "not observed yet"}  # fmt: skip
+    return {key: found[key] for key in LIVE_KEYS}
+
+
+def live_documents() -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored live states by (application, stage), as the matrix document shows them."""
+    from promotions.models import LiveState
+
+    rows = LiveState.objects.values("application", "stage", *LIVE_KEYS)
+    return {(r["application"], r["stage"]): r | {"observed_at": r["observed_at"].isoformat()} for r in rows}
 
 
 def cell_document(cell: Cell) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from promotions.config import Catalog
-from promotions.models import Promotion, RepositoryState, StageVersion
+from promotions.models import LiveState, Promotion, RepositoryState, StageVersion
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class DashboardCell:
     age: str
     title: str
     upstream: str = ""  # the stage it lags, when behind
+    live: LiveState | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = Fals
     cells = StageVersion.objects.filter(stage__in=stages).order_by("application")
     if query.strip():
         cells = cells.filter(application__icontains=query.strip())
-    rows = [_row(app, list(group), stages, now) for app, group in groupby(cells, key=lambda c: c.application)]
+    live = {(s.application, s.stage): s for s in LiveState.objects.filter(stage__in=stages)}
+    rows = [_row(app, list(group), stages, now, live) for app, group in groupby(cells, key=lambda c: c.application)]
     columns = [_column(rows, stages, i) for i in range(len(stages))]
     total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
     if behind_only:
@@ -80,7 +82,13 @@ def _column(rows: list[DashboardRow], stages: list[str], index: int) -> Column:
     return Column(stages[index], len(behind), query)
 
 
-def _row(application: str, cells: list[StageVersion], stages: list[str], now: datetime) -> DashboardRow:
+def _row(
+    application: str,
+    cells: list[StageVersion],
+    stages: list[str],
+    now: datetime,
+    live: dict[tuple[str, str], LiveState],
+) -> DashboardRow:
     by_stage = {cell.stage: cell for cell in cells}
     out: list[DashboardCell] = []
     upstream: tuple[str, str] | None = None  # (stage, version) of the nearest earlier stage with a version
@@ -88,12 +96,14 @@ def _row(application: str, cells: list[StageVersion], stages: list[str], now: da
         cell = by_stage.get(stage)
         version = cell.version if cell else None
         lags = upstream if version and upstream and version != upstream[1] else None
-        out.append(_cell(stage, cell, lags, now))
+        out.append(_cell(stage, cell, lags, now, live.get((application, stage))))
         upstream = (stage, version) if version else upstream
     return DashboardRow(application, cells[0].repository, out)
 
 
-def _cell(stage: str, cell: StageVersion | None, lags: tuple[str, str] | None, now: datetime) -> DashboardCell:
+def _cell(
+    stage: str, cell: StageVersion | None, lags: tuple[str, str] | None, now: datetime, live: LiveState | None = None
+) -> DashboardCell:
     if cell is None or cell.path is None:
         return DashboardCell(stage, None, None, True, False, "", "not in this stage")
     title = cell.error or f"{cell.path}:{cell.line}"
@@ -102,7 +112,13 @@ def _cell(stage: str, cell: StageVersion | None, lags: tuple[str, str] | None, n
     if lags:
         title += f"\ndiffers from {lags[0]} ({lags[1]})"
     upstream = lags[0] if lags else ""
-    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), age(cell.changed_at, now), title, upstream)
+    if live is not None:
+        runs = ", ".join(live.versions) or "nothing"
+        title += f"\ncluster: {live.health}, {live.sync}; runs {runs}"
+        title += f" ({live.ready}/{live.desired} ready)" if live.desired is not None else ""
+        title += f"\n{live.reason}" if live.reason else ""
+    changed = age(cell.changed_at, now)
+    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), changed, title, upstream, live)
 
 
 def age(when: datetime | None, now: datetime) -> str:

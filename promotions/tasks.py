@@ -9,6 +9,7 @@ from promotions.config import catalog_get
 from promotions.errors import TransientError
 from promotions.services import matrix_refresh
 from promotions.services.executor import promotion_execute
+from promotions.services.live import live_refresh
 from promotions.services.sweeper import promotions_sweep
 
 
@@ -16,6 +17,12 @@ from promotions.services.sweeper import promotions_sweep
 def matrix_refresh_task() -> None:
     """Periodic safety net: re-read every repository (cheap when nothing changed)."""
     matrix_refresh(catalog=catalog_get(settings.GITOPS_PORTAL_CONFIG))
+
+
+@app.task(acks_late=True, ignore_result=True)
+def live_refresh_task() -> None:
+    """Read every stage's cluster; follow landed promotions to deployed and verified."""
+    live_refresh(catalog=catalog_get(settings.GITOPS_PORTAL_CONFIG))
 
 
 @app.task(bind=True, acks_late=True, ignore_result=True, max_retries=8)

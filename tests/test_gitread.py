@@ -140,6 +140,7 @@ def test_a_file_missing_for_a_stage_is_an_empty_cell_not_an_error(platform):
         "date": None,
         "subject": None,
         "error": None,
+        "live": None,
     }
 
 

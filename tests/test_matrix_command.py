@@ -64,6 +64,7 @@ def test_it_prints_the_json_contract(catalog, repo):
         "date": "2026-10-02T09:00:00+00:00",
         "subject": "Release web",
         "error": None,
+        "live": None,  # this stage has no cluster
     }
     assert web["stages"]["production"]["version"] is None
     assert web["stages"]["production"]["path"] is None

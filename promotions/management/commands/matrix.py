@@ -13,10 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 
 from promotions.config import catalog_load
 from promotions.errors import ConfigError
-from promotions.matrix import matrix_document, matrix_read_git
+from promotions.matrix import live_documents, matrix_document, matrix_read_git
 
 
 class Command(BaseCommand):
@@ -36,12 +37,20 @@ class Command(BaseCommand):
         failed = [read.error for read in reads if read.error]
         if failed:
             self._fail(failed[0])
-        document = matrix_document(catalog=catalog, reads=reads)
+        clustered = any(stage.cluster for stage in catalog.stages)
+        document = matrix_document(catalog=catalog, reads=reads, live=self._live() if clustered else {})
         if options["json"]:
             # Indented for a person at a terminal; compact (and C-fast) for a pipe or a program.
             self.stdout.write(json.dumps(document, indent=2 if self.stdout.isatty() else None))
         else:
             self.stdout.write(render_table(document))
+
+    @staticmethod
+    def _live() -> dict[tuple[str, str], dict[str, Any]]:
+        try:
+            return live_documents()
+        except DatabaseError:  # no database yet: Git alone still answers
+            return {}
 
     def _fail(self, message: str) -> None:
         self.stderr.write(f"error: {message}")

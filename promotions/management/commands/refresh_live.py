@@ -1,0 +1,48 @@
+"""`manage.py refresh_live [--json]`: read every stage's cluster now and print what runs."""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from promotions.config import catalog_load
+from promotions.errors import ConfigError
+from promotions.services.live import live_refresh
+
+
+class Command(BaseCommand):
+    help = "Read each stage's cluster (read-only) and store what runs there."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            catalog = catalog_load(options["config"] or settings.GITOPS_PORTAL_CONFIG)
+        except ConfigError as exc:
+            self.stderr.write(f"error: {exc}")
+            raise SystemExit(2) from None
+        report = live_refresh(catalog=catalog)
+        if options["json"]:
+            stages = [
+                {"stage": r.stage, "calls": r.calls, "error": r.error or None,
+                 "applications": [{"name": o.application, "namespace": o.namespace, "workload": o.workload or None,
+                                   "version": o.version, "versions": o.versions, "health": o.health, "sync": o.sync,
+                                   "ready": o.ready, "desired": o.desired, "reason": o.reason or None}
+                                  for o in r.observed]}
+                for r in report.stages
+            ]  # fmt: skip
+            self.stdout.write(json.dumps({"stages": stages}))
+            return
+        for read in report.stages:
+            self.stdout.write(f"{read.stage}: {len(read.observed)} applications, {read.calls} list calls"
+                              + (f" — {read.error}" if read.error else ""))  # fmt: skip
+            for o in read.observed:
+                runs = ", ".join(o.versions) or "-"
+                line = f"  {o.application:24} {o.health:12} {o.sync:10} {runs}"
+                self.stdout.write(line + (f"  ({o.reason})" if o.reason else ""))
