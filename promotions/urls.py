@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("refresh/", views.refresh, name="refresh"),
+    path("refresh/live/", views.refresh_live, name="refresh-live"),
     path("apps/<str:name>/", views.application_detail, name="application"),
     path("promote/", views_promotions.promote, name="promote"),
     path("promotions/", views_promotions.promotion_list, name="promotions"),

@@ -21,6 +21,7 @@ from promotions.history import application_history_get
 from promotions.models import RepositoryState
 from promotions.selectors import application_cells_get, dashboard_get
 from promotions.services import matrix_refresh
+from promotions.services.live import live_refresh
 
 View = Callable[..., HttpResponse]
 
@@ -48,7 +49,8 @@ def _matrix_response(request: HtmxHttpRequest, catalog: Catalog, *, refreshed: b
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
     board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
-    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed}
+    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed,
+               "clusters": any(stage.cluster for stage in catalog.stages)}  # fmt: skip
     partial = request.htmx and not request.htmx.boosted
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
@@ -82,6 +84,20 @@ def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
         return _matrix_response(request, catalog, refreshed=True)
     for name, error in report.errors.items():
         messages.error(request, f"{name}: {error}")
+    return redirect("dashboard")
+
+
+@require_POST
+@login_required
+@with_catalog
+def refresh_live(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
+    """Read every stage's cluster now (each call bounded by its stage's timeout)."""
+    report = live_refresh(catalog=catalog)
+    if request.htmx:
+        return _matrix_response(request, catalog, refreshed=True)
+    for read in report.stages:
+        if read.error:
+            messages.error(request, f"{read.stage}: {read.error}")
     return redirect("dashboard")
 
 

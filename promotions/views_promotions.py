@@ -18,7 +18,7 @@ from promotions.services import PromotionError, promotion_cancel, promotion_prev
 from promotions.services.executor import promotion_merge
 from promotions.views import HtmxHttpRequest, with_catalog
 
-LIVE_STATES = (Promotion.State.QUEUED, Promotion.State.PREPARING)
+LIVE_STATES = (Promotion.State.QUEUED, Promotion.State.PREPARING, Promotion.State.SYNCING, Promotion.State.DEPLOYED)
 
 
 @require_http_methods(["GET", "POST"])

@@ -22,3 +22,14 @@ def test_every_environment_variable_the_settings_read_is_documented():
     for name in read:
         assert f"{name}=" in example, f"{name} is not in .env.example"
         assert f"`{name}`" in readme, f"{name} is not in the README"
+
+
+def test_the_rbac_manifests_are_valid_and_read_only():
+    import kubernetes_validate
+    import yaml
+
+    for path in sorted((ROOT / "deploy" / "rbac").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+            for rule in document.get("rules", []):
+                assert set(rule["verbs"]) <= {"get", "list", "watch"}, path
