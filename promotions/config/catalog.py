@@ -38,6 +38,7 @@ class LiveTarget:
     kind: str | None
     name: str | None
     container: str
+    namespace: str | None = None  # a template ({stage} still to render); None: the stage's
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def _live_target(app: str, live: LiveSelector | None) -> LiveTarget:
     if not selector and not name:
         selector = f"app.kubernetes.io/name={app}"
     container = fill(live.container) if live and live.container else app
-    return LiveTarget(selector, live.kind if live else None, name, container or app)
+    namespace = live.namespace.replace("{app}", app) if live and live.namespace else None
+    return LiveTarget(selector, live.kind if live else None, name, container or app, namespace)
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -183,9 +183,10 @@ class LiveSelector(Model):
     kind: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
     name: Template | None = None
     container: Template | None = None
+    namespace: Template | None = None  # overrides the stage's cluster.namespace for this application
 
     _selector = field_validator("selector")(_check_selector)
-    _name = field_validator("name", "container")(check_template)
+    _name = field_validator("name", "container", "namespace")(check_template)
 
 
 class StageOverride(Model):

@@ -61,7 +61,7 @@ def declared_in(catalog: Catalog, stage: str) -> list[Declared]:
         spec = catalog.application(cell.application, cell.repository)
         if spec is None or spec.live is None:
             continue
-        namespace = render(cluster.namespace, app=cell.application, stage=stage)
+        namespace = render(spec.live.namespace or cluster.namespace, app=cell.application, stage=stage)
         stage_file = spec.files.get(stage)
         comparable = not (stage_file and stage_file.locator.key.startswith("helmrelease-chart"))
         declared.append(Declared(cell.application, namespace, spec.live, cell.version, comparable))
