@@ -197,7 +197,7 @@ def _running_versions(workload: Obj, kind: str, container: str, objects: dict[st
     templates = [workload]
     if kind == "Deployment":
         owned = [rs for rs in _owned(workload, objects.get("ReplicaSet", [])) if _replicas(rs) > 0]
-        templates = sorted(owned, key=lambda rs: rs.get("metadata", {}).get("creationTimestamp", ""), reverse=True)
+        templates = sorted(owned, key=_revision, reverse=True)
         templates = templates or [workload]
     versions, problem = [], ""
     for template in templates:
@@ -214,6 +214,13 @@ def _image(obj: Obj, container: str) -> tuple[str | None, str]:
         names = ", ".join(str(c.get("name")) for c in containers) or "none"
         return None, f"no container named {container} (containers: {names})"
     return chosen[0].get("image"), ""
+
+
+def _revision(rs: Obj) -> tuple[int, str]:
+    """Newest first: the Deployment controller numbers its ReplicaSets' revisions."""
+    meta = rs.get("metadata", {})
+    revision = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision", "0")
+    return (int(revision) if str(revision).isdigit() else 0, meta.get("creationTimestamp", ""))
 
 
 def _owned(owner: Obj, candidates: Iterable[Obj]) -> list[Obj]:

@@ -79,7 +79,7 @@ class KubeCluster:
                 return [i for i in items if i.get("metadata", {}).get("namespace") in namespaces]
             except _Forbidden:
                 with _forbidden_lock:
-                    _forbidden[(self.name, kind)] = time.monotonic() + _FORBIDDEN_TTL
+                    _forbidden[(self._identity, kind)] = time.monotonic() + _FORBIDDEN_TTL
         found: list[dict[str, Any]] = []
         for namespace in namespaces:
             if namespace in listing.unreadable:
@@ -93,7 +93,11 @@ class KubeCluster:
 
     def _cluster_wide_forbidden(self, kind: str) -> bool:
         with _forbidden_lock:
-            return _forbidden.get((self.name, kind), 0.0) > time.monotonic()
+            return _forbidden.get((self._identity, kind), 0.0) > time.monotonic()
+
+    @property
+    def _identity(self) -> str:
+        return f"{self.kubeconfig or '-'}#{self.context or '-'}"
 
     def _list(self, kind: str, namespace: str | None, label_key: str | None) -> list[dict[str, Any]]:
         from kubernetes.client.exceptions import ApiException

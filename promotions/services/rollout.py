@@ -60,8 +60,8 @@ def _syncing(promotion: Promotion, items: list[PromotionItem], live: dict[str, L
         return
     for state, item in zip(states, items, strict=True):
         if state is not None and state.health == LiveState.Health.DEGRADED and item.to_version in state.versions:
-            _move(promotion, State.FAILED, f"{item.application} {item.to_version} in {promotion.to_stage} is Degraded: "
-                                           f"{state.reason}", error=state.reason)  # fmt: skip
+            message = f"{item.application} {item.to_version} in {promotion.to_stage} is Degraded: {state.reason}"
+            _move(promotion, State.FAILED, message, error=message)
             return
     landed = promotion.landed_at or promotion.updated_at
     if now - landed > timedelta(seconds=policy.deploy_deadline_seconds):

@@ -1,0 +1,185 @@
+"""A GitOps operator, simulated: it makes each cluster run what Git declares, the way Flux or Argo CD
+plus the Deployment controller would, slowly enough to be watched.
+
+`desired(cluster)` says what Git declares now: `{(namespace, app): (image_repository, tag)}`.
+An app that does not exist yet is created at once, fully rolled out. A changed tag is
+noticed, applied `delay` seconds later (the sync interval), then rolled out one replica
+per `step` seconds. `fail(cluster, app)` makes the next rollout of that app crash-loop
+until `deadline` seconds pass and the Deployment reports ProgressDeadlineExceeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sandbox.kube import builders, rollout
+from sandbox.kube.resources import lookup
+from sandbox.kube.standin import KubeStandIn
+from sandbox.kube.store import Obj
+
+log = logging.getLogger(__name__)
+
+Desired = Callable[[str], Mapping[tuple[str, str], tuple[str, str]]]
+PROXY_CONTAINER = "proxy"
+PROXY_IMAGE = "docker.io/envoyproxy/envoy:v1.31.2"
+DEPLOYMENTS = lookup("deployments")
+
+
+@dataclass
+class _Rollout:
+    """One app's way to `image`: noticed at `seen`, started at `started`, stepped at `last_step`."""
+
+    image: str
+    seen: float
+    started: float | None = None
+    last_step: float = 0.0
+    crashing: bool = False
+    done: bool = False
+
+
+class Operator:
+    """Applies `desired` to every cluster of `kube`, in a background thread or one pass at a time."""
+
+    def __init__(
+        self,
+        kube: KubeStandIn,
+        desired: Desired,
+        *,
+        delay: float = 0.5,
+        step: float = 0.3,
+        deadline: float = 1.0,
+        replicas: int = 2,
+        proxy_image: str = PROXY_IMAGE,
+    ) -> None:
+        self.kube = kube
+        self.desired = desired
+        self.delay, self.step, self.deadline = delay, step, deadline
+        self.replicas = replicas
+        self.proxy_image = proxy_image
+        self.errors: list[str] = []  # what `desired` raised, newest last (the loop keeps going)
+        self._rollouts: dict[tuple[str, str, str], _Rollout] = {}
+        self._failing: set[tuple[str, str]] = set()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, poll: float = 0.2) -> Operator:
+        """Run a pass now and then every `poll` seconds in a background thread; idempotent."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, args=(poll,), name="kube-operator", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the background thread (a pass in progress finishes first); idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Operator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, poll: float) -> None:
+        while True:
+            try:
+                self._pass(immediate=False, settle=False)
+            except Exception:  # a bug or a concurrent delete: log it, keep operating like a real controller
+                log.exception("operator pass failed")
+            if self._stop.wait(poll):
+                return
+
+    # -- control -----------------------------------------------------------------------------
+
+    def fail(self, cluster: str, app: str) -> None:
+        """Make the next rollout of `app` in `cluster` crash-loop and end in ProgressDeadlineExceeded."""
+        with self._lock:
+            self._failing.add((cluster, app))
+
+    def sync_now(self, *, settle: bool = True) -> None:
+        """One synchronous pass that ignores `delay`: with `settle`, every rollout runs to its end (a failing
+        one straight to ProgressDeadlineExceeded); without, each rollout in flight moves exactly one step."""
+        self._pass(immediate=True, settle=settle)
+
+    # -- one pass --------------------------------------------------------------------------
+
+    def _pass(self, *, immediate: bool, settle: bool) -> None:
+        with self._lock:
+            now = time.monotonic()
+            for cluster in self.kube.clusters:
+                for (namespace, app), (repository, tag) in sorted(self._wanted(cluster).items()):
+                    self._reconcile(cluster, namespace, app, f"{repository}:{tag}", now, immediate, settle)
+
+    def _wanted(self, cluster: str) -> Mapping[tuple[str, str], tuple[str, str]]:
+        try:
+            return self.desired(cluster)
+        except Exception as error:  # Git unreadable this time: try again next pass, as operators do
+            self.errors.append(f"{cluster}: {error!r}")
+            log.warning("desired(%r) failed: %r", cluster, error)
+            return {}
+
+    def _reconcile(
+        self, cluster: str, namespace: str, app: str, image: str, now: float, immediate: bool, settle: bool
+    ) -> None:
+        key = (cluster, namespace, app)
+        deployment = self.kube.store.get(cluster, DEPLOYMENTS, namespace, app)
+        if deployment is None:
+            self._rollouts.pop(key, None)
+            rollout.create(self.kube.store, cluster, self._new_deployment(namespace, app, image))
+            return
+        plan = self._plan(key, rollout.image_of(deployment, app), image, now)
+        if plan is None:
+            return
+        if plan.started is None:
+            if not immediate and now - plan.seen < self.delay:
+                return
+            self._begin(key, plan, now)
+            if not immediate:
+                return
+        self._drive(key, plan, now, immediate, settle)
+
+    def _plan(self, key: tuple[str, str, str], running: str | None, image: str, now: float) -> _Rollout | None:
+        """The rollout towards `image` (new when Git changed), or None when there is nothing to do."""
+        plan = self._rollouts.get(key)
+        if plan is not None and plan.image == image:
+            return None if plan.done else plan
+        if running == image:
+            self._rollouts.pop(key, None)  # Git went back to what runs before the rollout started
+            return None
+        self._rollouts[key] = _Rollout(image, seen=now)
+        return self._rollouts[key]
+
+    def _begin(self, key: tuple[str, str, str], plan: _Rollout, now: float) -> None:
+        cluster, namespace, app = key
+        plan.crashing = (cluster, app) in self._failing
+        self._failing.discard((cluster, app))
+        rollout.begin(self.kube.store, cluster, namespace, app, app, plan.image)
+        plan.started = plan.last_step = now
+
+    def _drive(self, key: tuple[str, str, str], plan: _Rollout, now: float, immediate: bool, settle: bool) -> None:
+        cluster, namespace, app = key
+        store = self.kube.store
+        while not plan.done:
+            if immediate or now - plan.last_step >= self.step:
+                finished = rollout.advance(store, cluster, namespace, app, crashing=plan.crashing)
+                plan.done, plan.last_step = finished, now
+            assert plan.started is not None
+            if plan.crashing and ((immediate and settle) or now - plan.started >= self.deadline):
+                rollout.time_out(store, cluster, namespace, app)
+                plan.done = True
+            if not (immediate and settle):
+                return
+
+    def _new_deployment(self, namespace: str, app: str, image: str) -> Obj:
+        extra = [(PROXY_CONTAINER, self.proxy_image)]
+        return builders.deployment(app, namespace, image, container=app, replicas=self.replicas, extra_containers=extra)
