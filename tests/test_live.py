@@ -134,7 +134,14 @@ def test_statefulsets_and_daemonsets_have_health_too(live_pipeline, kube, repo):
     web, api = state("web", "production"), state("api", "production")
     assert (web.workload, web.versions, web.sync) == ("StatefulSet/web", ["1.0.0"], "Synced")
     assert (api.workload, api.versions, api.sync) == ("DaemonSet/api", ["2.0.0"], "Synced")
-    assert web.health in ("Healthy", "Progressing") and api.health in ("Healthy", "Progressing")
+    assert (web.health, api.health) == ("Healthy", "Healthy")
+    rolling = KubeStandIn.statefulset("web", "web", "ghcr.io/acme/web:1.1.0", container="web",
+                                      labels={"app.kubernetes.io/name": "web"})  # fmt: skip
+    rolling["status"] |= {"updatedReplicas": 1, "updateRevision": "web-new"}
+    kube.apply("production", rolling)
+    refresh(live_pipeline)
+    web = state("web", "production")
+    assert (web.health, web.sync, web.reason) == ("Progressing", "OutOfSync", "rolling out: 1/2 updated, 2/2 ready")
 
 
 def test_a_cluster_that_rejects_the_credentials_is_unknown_with_the_reason(live_pipeline, operator, kube):
