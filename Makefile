@@ -21,7 +21,8 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	@echo "GitOps Portal on http://$(HOST):$(PORT)/ (sign in as alice, bob or carol: see above)"
-	PORTAL_HOST=$(HOST) PORTAL_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	PORTAL_HOST=$(HOST) PORTAL_PORT=$(PORT) GITOPS_PORTAL_LIVE_REFRESH_SECONDS=$${GITOPS_PORTAL_LIVE_REFRESH_SECONDS:-5} \
+	  $(VENV)/bin/honcho start -f Procfile
 
 test: $(VENV)/.installed lint check
 	$(PY) -m pytest

@@ -33,13 +33,18 @@ repositories:
     url: {url}
     branch: main
     provider: local
+# Each stage's cluster is a virtual cluster of the Kubernetes stand-in that `make run`
+# starts (python manage.py demo_clusters), which writes this kubeconfig.
 stages:
   - name: dev
-    promotion: {{mode: commit}}
+    cluster: {{kubeconfig: kubeconfig, context: dev, namespace: "{{app}}", timeout: 2}}
+    promotion: {{mode: commit, soak_seconds: 10}}
   - name: staging
-    promotion: {{mode: commit}}
+    cluster: {{kubeconfig: kubeconfig, context: staging, namespace: "{{app}}", timeout: 2}}
+    promotion: {{mode: commit, soak_seconds: 10}}
   - name: production
-    promotion: {{mode: pull_request, approvals: 1, approvers: [release-managers]}}
+    cluster: {{kubeconfig: kubeconfig, context: production, namespace: "{{app}}", timeout: 2}}
+    promotion: {{mode: pull_request, approvals: 1, approvers: [release-managers], soak_seconds: 30}}
 applications:
   defaults:
     repository: platform

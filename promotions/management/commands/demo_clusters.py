@@ -1,0 +1,39 @@
+"""`manage.py demo_clusters`: the demo's clusters (a Kubernetes API stand-in, one virtual
+cluster per stage) with an operator rolling out what the demo repository declares.
+Runs in the foreground until stopped; `make run` starts it with the rest."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from promotions.config import catalog_load
+from sandbox.demo_cluster import start_demo_clusters
+
+
+class Command(BaseCommand):
+    help = "Serve the demo's Kubernetes clusters (stand-in + operator simulator) until stopped."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--port", type=int, default=8001)
+
+    def handle(self, *args: Any, port: int = 8001, **options: Any) -> None:
+        config = Path(settings.GITOPS_PORTAL_CONFIG)
+        catalog = catalog_load(config)
+        kubeconfig = Path(catalog.kubeconfig_path(catalog.stages[0].name) or config.parent / "kubeconfig")
+        kube, operator = start_demo_clusters(
+            catalog=catalog, data_dir=settings.DATA_DIR / "demo-operator", kubeconfig=kubeconfig, port=port
+        )
+        self.stdout.write(f"demo clusters at {kube.url} ({', '.join(kube.clusters)}); kubeconfig {kubeconfig}")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        operator.stop()
+        kube.stop()
