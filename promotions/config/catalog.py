@@ -58,6 +58,7 @@ class Catalog:
     stages: tuple[StageConfig, ...]
     applications: ApplicationsSection
     _discover: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False)
+    _items: dict[str, ApplicationConfig] = field(default_factory=dict, repr=False)
 
     @property
     def stage_names(self) -> list[str]:
@@ -81,6 +82,7 @@ class Catalog:
             stages=tuple(model.stages),
             applications=model.applications,
             _discover=tuple((p, _pattern_regex(p)) for p in patterns),
+            _items={item.name: item for item in model.applications.items},
         )
 
     def default_repository(self) -> str | None:
@@ -90,7 +92,7 @@ class Catalog:
 
     def applications_in(self, repository: str, paths: Iterable[str]) -> list[AppSpec]:
         """Every application of `repository`: the listed items plus those discovered in `paths`."""
-        items = {item.name: item for item in self.applications.items}
+        items = self._items
         specs = {
             item.name: self._spec(item.name, item, discovered=False)
             for item in self.applications.items
@@ -104,7 +106,7 @@ class Catalog:
 
     def application(self, name: str, repository: str) -> AppSpec | None:
         """How to read one application: its item, or the defaults if it can be discovered."""
-        item = next((i for i in self.applications.items if i.name == name), None)
+        item = self._items.get(name)
         if item is not None:
             return self._spec(name, item, discovered=False)
         if self._discover and self.default_repository() == repository:
