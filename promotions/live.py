@@ -3,7 +3,6 @@ objects a refresh listed (no I/O here, so every rule is easy to test)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,11 +47,60 @@ def unknown(declared: Declared, reason: str) -> Observed:
     return Observed(declared.application, declared.namespace, "Unknown", "Unknown", reason)
 
 
-def observe(declared: Declared, objects: dict[str, list[Obj]], unreadable: dict[str, str]) -> Observed:
+class ClusterIndex:
+    """The objects one refresh listed, indexed once so that finding an application's
+    workloads, ReplicaSets and Pods costs the same with 10 or 10,000 applications."""
+
+    def __init__(self, objects: dict[str, list[Obj]]) -> None:
+        self.kinds: dict[int, str] = {}  # id(object) -> kind (list items carry no kind)
+        self.by_name: dict[tuple[str, str, str], list[Obj]] = {}
+        self.by_label: dict[tuple[str, str, str, str], list[Obj]] = {}
+        self.by_namespace: dict[tuple[str, str], list[Obj]] = {}
+        self.owned: dict[str, list[Obj]] = {}
+        for kind, items in objects.items():
+            for obj in items:
+                self._add(kind, obj)
+
+    def _add(self, kind: str, obj: Obj) -> None:
+        meta = obj.get("metadata", {})
+        namespace = meta.get("namespace", "")
+        self.kinds[id(obj)] = kind
+        self.by_name.setdefault((kind, namespace, meta.get("name", "")), []).append(obj)
+        self.by_namespace.setdefault((kind, namespace), []).append(obj)
+        for key, value in (meta.get("labels") or {}).items():
+            self.by_label.setdefault((kind, namespace, key, value), []).append(obj)
+        for owner in meta.get("ownerReferences") or []:
+            self.owned.setdefault(owner.get("uid", ""), []).append(obj)
+
+    def candidates(self, kind: str, declared: Declared) -> list[Obj]:
+        target, namespace = declared.target, declared.namespace
+        if target.name:
+            return self.by_name.get((kind, namespace, target.name), [])
+        equal = _an_equality(target.selector)
+        if equal:
+            return self.by_label.get((kind, namespace, *equal), [])
+        return self.by_namespace.get((kind, namespace), [])
+
+    def children(self, owner: Obj, kind: str) -> list[Obj]:
+        uid = owner.get("metadata", {}).get("uid", "")
+        return [o for o in self.owned.get(uid, []) if self.kinds.get(id(o)) == kind]
+
+
+def _an_equality(selector: str | None) -> tuple[str, str] | None:
+    """One `key=value` requirement of the selector, to narrow candidates by index."""
+    for requirement in parse_selector(selector).requirements if selector else ():
+        if requirement.op == "in" and len(requirement.values) == 1:
+            return requirement.key, next(iter(requirement.values))
+    return None
+
+
+def observe(declared: Declared, index: ClusterIndex, unreadable: dict[str, str]) -> Observed:
     """The live state of one application, from the objects listed in its cluster."""
     if declared.namespace in unreadable:
         return unknown(declared, unreadable[declared.namespace])
-    workloads = [w for kind in _kinds(declared.target) for w in objects.get(kind, []) if _matches(w, declared)]
+    workloads = [
+        w for kind in _kinds(declared.target) for w in index.candidates(kind, declared) if _matches(w, declared)
+    ]
     if not workloads:
         where = f"{declared.target.kind or 'workload'} " + (
             declared.target.name or f"matching {declared.target.selector}"
@@ -60,7 +108,7 @@ def observe(declared: Declared, objects: dict[str, list[Obj]], unreadable: dict[
         observed = Observed(declared.application, declared.namespace, "Missing", "OutOfSync",
                             f"no {where} in namespace {declared.namespace}")  # fmt: skip
         return observed
-    parts = [_one(w, declared, objects) for w in sorted(workloads, key=_name)]
+    parts = [_one(w, declared, index) for w in sorted(workloads, key=_name)]
     return _combine(declared, parts)
 
 
@@ -93,20 +141,13 @@ class _Part:
     container_problem: str = ""
 
 
-def _one(workload: Obj, declared: Declared, objects: dict[str, list[Obj]]) -> _Part:
-    kind = workload.get("kind") or _kind_of(workload, objects)
+def _one(workload: Obj, declared: Declared, index: ClusterIndex) -> _Part:
+    kind = index.kinds.get(id(workload), "Deployment")
     health, reason, ready, desired = HEALTH_RULES[kind](workload)
-    if health != "Degraded" and (crash := _crash_looping(workload, objects)):
+    if health != "Degraded" and (crash := _crash_looping(workload, index)):
         health, reason = "Degraded", crash
-    versions, problem = _running_versions(workload, kind, declared.target.container, objects)
+    versions, problem = _running_versions(workload, kind, declared.target.container, index)
     return _Part(health, reason, versions, ready, desired, f"{kind}/{_name(workload)}", problem)
-
-
-def _kind_of(workload: Obj, objects: dict[str, list[Obj]]) -> str:
-    for kind in WORKLOAD_KINDS:
-        if any(o is workload for o in objects.get(kind, [])):
-            return kind
-    return "Deployment"
 
 
 def _combine(declared: Declared, parts: list[_Part]) -> Observed:
@@ -193,10 +234,10 @@ def _condition(obj: Obj, kind: str) -> Obj:
 # -- running versions and pods --------------------------------------------------------------
 
 
-def _running_versions(workload: Obj, kind: str, container: str, objects: dict[str, list[Obj]]) -> tuple[list[str], str]:
+def _running_versions(workload: Obj, kind: str, container: str, index: ClusterIndex) -> tuple[list[str], str]:
     templates = [workload]
     if kind == "Deployment":
-        owned = [rs for rs in _owned(workload, objects.get("ReplicaSet", [])) if _replicas(rs) > 0]
+        owned = [rs for rs in index.children(workload, "ReplicaSet") if _replicas(rs) > 0]
         templates = sorted(owned, key=_revision, reverse=True)
         templates = templates or [workload]
     versions, problem = [], ""
@@ -223,20 +264,13 @@ def _revision(rs: Obj) -> tuple[int, str]:
     return (int(revision) if str(revision).isdigit() else 0, meta.get("creationTimestamp", ""))
 
 
-def _owned(owner: Obj, candidates: Iterable[Obj]) -> list[Obj]:
-    uid = owner.get("metadata", {}).get("uid")
-    return [
-        c for c in candidates if any(r.get("uid") == uid for r in c.get("metadata", {}).get("ownerReferences") or [])
-    ]
-
-
 def _replicas(rs: Obj) -> int:
     return int(rs.get("status", {}).get("replicas") or rs.get("spec", {}).get("replicas") or 0)
 
 
-def _crash_looping(workload: Obj, objects: dict[str, list[Obj]]) -> str:
-    owners = [workload, *_owned(workload, objects.get("ReplicaSet", []))]
-    pods = [p for owner in owners for p in _owned(owner, objects.get("Pod", []))]
+def _crash_looping(workload: Obj, index: ClusterIndex) -> str:
+    owners = [workload, *index.children(workload, "ReplicaSet")]
+    pods = [p for owner in owners for p in index.children(owner, "Pod")]
     for pod in sorted(pods, key=_name):
         for status in pod.get("status", {}).get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting") or {}

@@ -14,7 +14,7 @@ from promotions.config import Catalog
 from promotions.config.schema import ClusterConfig, render
 from promotions.integrations.kube import ClusterUnavailable, KubeCluster
 from promotions.labels import parse_selector
-from promotions.live import WORKLOAD_KINDS, Declared, Observed, observe, unknown
+from promotions.live import WORKLOAD_KINDS, ClusterIndex, Declared, Observed, observe, unknown
 from promotions.models import LiveState, StageVersion
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ def _read_stage(catalog: Catalog, stage: str, declared: list[Declared]) -> Stage
     except ClusterUnavailable as exc:
         log.warning("live state of %s: %s", stage, exc.reason)
         return StageRead(stage, [unknown(d, exc.reason) for d in declared], error=exc.reason)
-    observed = [observe(d, listing.objects, listing.unreadable) for d in declared]
+    index = ClusterIndex(listing.objects)
+    observed = [observe(d, index, listing.unreadable) for d in declared]
     return StageRead(stage, observed, listing.calls)
 
 

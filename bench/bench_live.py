@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""Benchmark live state: reading a cluster with 1,000 applications, and the dashboard with it.
+
+  refresh   = one live refresh of 1,000 applications over 5 namespaces in the Kubernetes
+              stand-in (each a Deployment with its ReplicaSet and 2 Pods), through the
+              real client: list calls made (target: at most one per (namespace, kind),
+              or one per kind cluster-wide) and wall time (target < 2 s); both with
+              cluster-wide read rights and with namespace-only rights
+  dashboard = server-side render with live state for 500 apps x 4 stages (target < 300 ms)
+              and its query count at 10 and at 500 applications (target: equal)
+
+Usage: python bench/bench_live.py [--apps 1000] [--runs 5]. Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NAMESPACES = [f"team-{n}" for n in range(5)]
+STAGES = ["dev", "test", "staging", "production"]
+
+
+def catalogue(path: Path, kubeconfig: Path, apps: int) -> Path:
+    items = "".join(f"    - {{name: app-{n:04}, live: {{namespace: {NAMESPACES[n % 5]}}}}}\n" for n in range(apps))
+    stages = "".join(
+        f"  - name: {s}\n"
+        + (f'    cluster: {{kubeconfig: "{kubeconfig}", context: production}}\n' if s == "production" else "")
+        for s in STAGES
+    )
+    path.write_text(
+        "repositories:\n  - {name: platform, url: file:///nonexistent, branch: main}\n"
+        f"stages:\n{stages}applications:\n  defaults:\n"
+        '    path: "{stage}/{app}/kustomization.yaml"\n'
+        '    version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}\n'
+        f"  items:\n{items}"
+    )
+    return path
+
+
+def setup(work: Path, config: Path) -> None:
+    database = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}"
+    os.environ.update({
+        "GITOPS_PORTAL_DATA_DIR": str(work / "data"), "GITOPS_PORTAL_CONFIG": str(config), "SECRET_KEY": "bench",
+        "DEBUG": "true", "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
+    })  # fmt: skip
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def populate_cluster(kube, apps: int) -> None:  # type: ignore[no-untyped-def]
+    from sandbox.kube import KubeStandIn
+
+    for n in range(apps):
+        name = f"app-{n:04}"
+        deployment = KubeStandIn.deployment(name, NAMESPACES[n % 5], f"ghcr.io/acme/{name}:1.0.0", container=name,
+                                            labels={"app.kubernetes.io/name": name})  # fmt: skip
+        kube.deploy("production", deployment)
+
+
+def populate_matrix(apps: int, stages: list[str]) -> None:
+    from promotions.models import StageVersion
+
+    StageVersion.objects.all().delete()
+    StageVersion.objects.bulk_create(
+        StageVersion(
+            repository="platform",
+            application=f"app-{n:04}",
+            stage=stage,
+            version="1.0.0",
+            path=f"{stage}/app-{n:04}/kustomization.yaml",
+            line=7,
+        )
+        for n in range(apps)
+        for stage in stages
+    )
+
+
+def refresh(kube, config: Path, runs: int) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
+    from promotions.config import catalog_load
+    from promotions.models import LiveState
+    from promotions.services.live import live_refresh
+
+    catalog = catalog_load(config)
+    times, calls = [], 0
+    for _ in range(runs):
+        kube.clear_calls()
+        started = time.perf_counter()
+        live_refresh(catalog=catalog)
+        times.append(time.perf_counter() - started)
+        calls = len(kube.calls)
+    return statistics.median(times), calls, LiveState.objects.filter(health="Healthy", sync="Synced").count()
+
+
+def dashboard(runs: int, apps: int) -> tuple[float, int, int]:
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.utils import timezone
+
+    from promotions.models import LiveState, StageVersion
+
+    setup_test_environment()
+    populate_matrix(apps, STAGES)
+    LiveState.objects.all().delete()
+    LiveState.objects.bulk_create(
+        LiveState(
+            application=f"app-{n:04}",
+            stage=s,
+            namespace="team-0",
+            workload=f"Deployment/app-{n:04}",
+            version="1.0.0",
+            versions=["1.0.0"],
+            health="Healthy",
+            sync="Synced",
+            ready=2,
+            desired=2,
+            observed_at=timezone.now(),
+        )
+        for n in range(apps)
+        for s in STAGES
+    )
+    client = Client()
+    client.force_login(User.objects.get_or_create(username="bench")[0])
+
+    def render() -> tuple[float, int]:
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            assert client.get("/").status_code == 200
+            return time.perf_counter() - started, len(queries)
+
+    render()
+    times = [render()[0] for _ in range(runs)]
+    many = render()[1]
+    StageVersion.objects.exclude(application__startswith="app-000").delete()
+    few = render()[1]
+    return statistics.median(times), few, many
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--apps", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="gitops-bench-live-"))
+    from sandbox.kube import KubeStandIn
+
+    kube = KubeStandIn(token="bench", clusters=["production"]).start()
+    try:
+        config = catalogue(work / "catalog.yaml", kube.write_kubeconfig(work / "kubeconfig"), args.apps)
+        setup(work, config)
+        started = time.perf_counter()
+        populate_cluster(kube, args.apps)
+        populate_matrix(args.apps, ["production"])
+        print(f"cluster: {args.apps} Deployments (+ReplicaSets, 2 Pods each) in {len(NAMESPACES)} namespaces "
+              f"(built in {time.perf_counter() - started:.1f}s)")  # fmt: skip
+        wide, wide_calls, synced = refresh(kube, config, args.runs)
+        kube.allow("production", cluster_wide=False, namespaces=NAMESPACES)
+        narrow, narrow_calls, _ = refresh(kube, config, args.runs)
+        page, few, many = dashboard(args.runs, 500)
+    finally:
+        kube.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    kinds = 5  # Deployment, StatefulSet, DaemonSet, ReplicaSet, Pod
+    print(f"{'refresh, cluster-wide rights':40} {wide * 1000:7.0f} ms  {wide_calls:3d} list calls (max {kinds})"
+          f"  {synced} apps Healthy+Synced")  # fmt: skip
+    print(f"{'refresh, namespace rights only':40} {narrow * 1000:7.0f} ms  {narrow_calls:3d} list calls "
+          f"(max {kinds * len(NAMESPACES)})")  # fmt: skip
+    print(
+        f"{'dashboard with live, 500 apps x 4 stages':40} {page * 1000:7.0f} ms  queries: {few} (10 apps) / {many} (500 apps)"
+    )
+    ok = wide < 2 and narrow < 2 and wide_calls <= kinds and narrow_calls <= kinds * len(NAMESPACES)
+    ok = ok and synced == args.apps and page < 0.3 and few == many
+    print("all targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
