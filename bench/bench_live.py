@@ -181,9 +181,8 @@ def main() -> int:
           f"  {synced} apps Healthy+Synced")  # fmt: skip
     print(f"{'refresh, namespace rights only':40} {narrow * 1000:7.0f} ms  {narrow_calls:3d} list calls "
           f"(max {kinds * len(NAMESPACES)})")  # fmt: skip
-    print(
-        f"{'dashboard with live, 500 apps x 4 stages':40} {page * 1000:7.0f} ms  queries: {few} (10 apps) / {many} (500 apps)"
-    )
+    name = "dashboard with live, 500 apps x 4 stages"
+    print(f"{name:40} {page * 1000:7.0f} ms  queries: {few} (10 apps) / {many} (500 apps)")
     ok = wide < 2 and narrow < 2 and wide_calls <= kinds and narrow_calls <= kinds * len(NAMESPACES)
     ok = ok and synced == args.apps and page < 0.3 and few == many
     print("all targets met" if ok else "TARGET MISSED")
