@@ -43,6 +43,7 @@ check: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/bench_matrix.py
 	$(PY) bench/bench_promote.py
+	$(PY) bench/bench_live.py
 
 # Re-pin every dependency after editing pyproject.toml.
 lock:
