@@ -271,3 +271,25 @@ def test_matrix_json_and_the_dashboard_show_live_state(live_pipeline, operator, 
     html = client.get(reverse("dashboard")).content.decode()
     assert 'class="live h-unknown s-unknown"' in html
     assert "unauthorized: production&#x27;s cluster rejected the portal&#x27;s credentials" in html
+
+
+def test_refresh_live_prints_what_each_cluster_runs(live_pipeline, operator):
+    out = io.StringIO()
+    call_command("refresh_live", "--json", stdout=out)
+    stages = {s["stage"]: s for s in json.loads(out.getvalue())["stages"]}
+    assert set(stages) == {"staging", "production"}
+    assert stages["production"]["calls"] == 5
+    web = next(a for a in stages["production"]["applications"] if a["name"] == "web")
+    assert {k: web[k] for k in ("namespace", "workload", "version", "health", "sync", "ready", "desired")} == {
+        "namespace": "web",
+        "workload": "Deployment/web",
+        "version": "1.0.0",
+        "health": "Healthy",
+        "sync": "Synced",
+        "ready": 2,
+        "desired": 2,
+    }
+    out = io.StringIO()
+    call_command("refresh_live", stdout=out)
+    assert "production: 2 applications, 5 list calls" in out.getvalue()
+    assert "  web                      Healthy      Synced     1.0.0" in out.getvalue()
