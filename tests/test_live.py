@@ -293,3 +293,12 @@ def test_refresh_live_prints_what_each_cluster_runs(live_pipeline, operator):
     call_command("refresh_live", stdout=out)
     assert "production: 2 applications, 5 list calls" in out.getvalue()
     assert "  web                      Healthy      Synced     1.0.0" in out.getvalue()
+
+
+def test_a_tls_error_is_unknown_with_the_reason(live_pipeline, operator, kube, tmp_path):
+    tls = kube.write_kubeconfig(tmp_path / "tls", clusters=list(CLUSTERS))
+    tls.write_text(tls.read_text().replace("http://127.0.0.1", "https://127.0.0.1"))  # a TLS client, a plain server
+    live_pipeline.write_text(live_pipeline.read_text().replace(str(tmp_path / "kubeconfig"), str(tls)))
+    refresh(live_pipeline)
+    assert state("web", "production").reason.startswith("TLS error talking to https://127.0.0.1:")
+    assert state("web", "production").health == "Unknown"

@@ -147,6 +147,8 @@ class KubeCluster:
 
     def _api_error(self, exc: Any, resource: str, namespace: str | None) -> Exception:
         where = f"in namespace {namespace}" if namespace else "across the cluster"
+        if not exc.status:  # the client wraps transport failures (TLS, …) as status 0
+            return ClusterUnavailable(self._network_reason(Exception(" ".join(str(exc.reason).split()))))
         if exc.status == 403:
             return _Forbidden(f"forbidden: the portal's service account cannot list {resource} {where}")
         if exc.status == 401:
