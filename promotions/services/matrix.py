@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gitops_portal.env import redact
+from promotions.audit import audit_record
 from promotions.config import Catalog
 from promotions.gitread import Cell, RepositorySnapshot
 from promotions.matrix import matrix_read_git
@@ -56,6 +57,12 @@ def _snapshot_store(snapshot: RepositorySnapshot, *, url: str, branch: str, now:
     state = RepositoryState.objects.select_for_update().get(pk=state.pk)  # one writer per repository
     unchanged = state.commit == snapshot.commit and state.fingerprint == snapshot.fingerprint
     state.url, state.branch, state.checked_at, state.error = url, branch, now, ""
+    if state.fingerprint and state.fingerprint != snapshot.fingerprint:
+        audit_record(
+            action="config.reloaded", actor="system", message="the catalogue changed and was read again",
+            targets={"repository": snapshot.repository},
+            before={"fingerprint": state.fingerprint}, after={"fingerprint": snapshot.fingerprint},
+        )  # fmt: skip
     if unchanged:
         state.save(update_fields=["url", "branch", "checked_at", "error"])
         return False

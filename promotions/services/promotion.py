@@ -14,10 +14,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from promotions.audit import audit_record
 from promotions.config import Catalog
 from promotions.errors import PermanentError, PortalError
 from promotions.history import application_history_get
-from promotions.models import Promotion, PromotionEvent, PromotionItem, RepositoryState, StageVersion
+from promotions.models import AuditEvent, Promotion, PromotionItem, RepositoryState, StageVersion
 from promotions.yamlwrite import Edit
 
 log = logging.getLogger(__name__)
@@ -166,8 +167,14 @@ def promotion_dispatch(*, promotion_id: int) -> bool:
     return True
 
 
-def event(promotion: Promotion, state: str, actor: str, message: str) -> PromotionEvent:
-    return PromotionEvent.objects.create(promotion=promotion, state=state, actor=actor, message=message)
+def event(promotion: Promotion, state: str, actor: str, message: str, *, before: str | None = None) -> AuditEvent:
+    """A promotion's state change, on its timeline and in the audit history."""
+    return audit_record(
+        action=f"promotion.{state}", actor=actor, message=message, promotion=promotion,
+        applications=[i.application for i in promotion.items.all()], stage=promotion.to_stage,
+        targets={"promotion": promotion.pk, "repository": promotion.repository},
+        before={"state": before} if before else None, after={"state": state},
+    )  # fmt: skip
 
 
 def transition(
@@ -188,9 +195,10 @@ def transition(
             rows = rows.filter(claim=claim)
         if to_state in Promotion.TERMINAL_STATES:
             fields.setdefault("finished_at", timezone.now())
+        before = promotion.state
         if not rows.update(state=to_state, updated_at=timezone.now(), **fields):
             return False
-        event(promotion, to_state, actor, message)
+        event(promotion, to_state, actor, message, before=before)
     for name, value in fields.items():
         setattr(promotion, name, value)
     promotion.state = to_state

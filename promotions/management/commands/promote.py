@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 
+from promotions.audit import audit_context
 from promotions.config import catalog_load
 from promotions.errors import PortalError, TransientError
 from promotions.models import Promotion
@@ -40,6 +41,10 @@ class Command(BaseCommand):
         parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with audit_context(source="cli"):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         try:
             promotion = self._request(options)
             if options["sync"]:
