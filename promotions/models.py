@@ -133,7 +133,13 @@ class Promotion(models.Model):
         items = list(self.items.all())
         verb = {"rollback": "Roll back", "release": "Release"}.get(self.kind, "Promote")
         if len(items) == 1:
-            return f"{verb} {items[0].application} {items[0].to_version} to {self.to_stage}"
+            joint = "in" if self.kind == "rollback" else "to"
+            target = (
+                f"{items[0].application} to {items[0].to_version}"
+                if self.kind == "rollback"
+                else (f"{items[0].application} {items[0].to_version}")
+            )
+            return f"{verb} {target} {joint} {self.to_stage}"
         return f"{verb} {len(items)} applications to {self.to_stage}"
 
 
@@ -254,3 +260,56 @@ class LiveState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application}/{self.stage}: {self.health} {self.sync}"
+
+
+class Approval(models.Model):
+    """A reviewer's decision on a promotion's pull request: in the portal, or a GitHub review
+    mirrored here. It counts only for the content (`commit`) it was given on."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        CHANGES_REQUESTED = "changes_requested"
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
+    reviewer = models.CharField(max_length=150, help_text="portal username or GitHub login")
+    source = models.CharField(max_length=20, default="ui")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    commit = models.CharField(max_length=40, blank=True, help_text="the pull request's head when decided")
+    github_review_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.decision} #{self.promotion_id}"
+
+
+class Profile(models.Model):
+    """How a portal user is known elsewhere (GitHub reviews, chat)."""
+
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="profile")
+    github_login = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.github_login or '-'})"
+
+
+class Pin(models.Model):
+    """A version rolled back to in a stage: nothing automatic promotes over it until a
+    person promotes into that stage by hand."""
+
+    application = models.CharField(max_length=100)
+    stage = models.CharField(max_length=100)
+    version = models.CharField(max_length=255)
+    promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "stage"], name="pin_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.application}/{self.stage} pinned at {self.version}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from promotions import views, views_promotions
+from promotions import views, views_audit, views_promotions
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -8,6 +8,9 @@ urlpatterns = [
     path("refresh/", views.refresh, name="refresh"),
     path("refresh/live/", views.refresh_live, name="refresh-live"),
     path("apps/<str:name>/", views.application_detail, name="application"),
+    path("apps/<str:name>/rollback/", views_promotions.rollback, name="rollback"),
+    path("approvals/", views_promotions.approvals_inbox, name="approvals"),
+    path("audit/", views_audit.audit_log, name="audit"),
     path("promote/", views_promotions.promote, name="promote"),
     path("promotions/", views_promotions.promotion_list, name="promotions"),
     path("promotions/<int:promotion_id>/", views_promotions.promotion_detail, name="promotion"),

@@ -12,13 +12,16 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from promotions.config import Catalog, catalog_get
 from promotions.errors import ConfigError, PortalError
+from promotions.freeze import active_freeze, describe
 from promotions.history import application_history_get
 from promotions.models import RepositoryState
+from promotions.permissions import request_refusal, who
 from promotions.selectors import application_cells_get, dashboard_get
 from promotions.services import matrix_refresh
 from promotions.services.live import live_refresh
@@ -49,8 +52,12 @@ def _matrix_response(request: HtmxHttpRequest, catalog: Catalog, *, refreshed: b
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
     board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
-    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed,
-               "clusters": any(stage.cluster for stage in catalog.stages)}  # fmt: skip
+    actor = who(request.user, catalog)
+    now = timezone.now()
+    frozen = {s.name: describe(w) for s in catalog.stages if (w := active_freeze(s.promotion, now))}
+    requestable = [s for s in catalog.stage_names if request_refusal(actor, catalog, s) is None]
+    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed, "frozen": frozen,
+               "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages)}  # fmt: skip
     partial = request.htmx and not request.htmx.boosted
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
@@ -87,6 +94,12 @@ def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     return redirect("dashboard")
 
 
+def _earlier(history: list[Any], cell: Any) -> list[str]:
+    """Versions the stage had before its current one, newest first (rollback targets)."""
+    current = cell.version if cell else None
+    return [v for v in dict.fromkeys(e.version for e in history if e.version) if v != current]
+
+
 @require_POST
 @login_required
 @with_catalog
@@ -117,8 +130,16 @@ def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) ->
         )
     except PortalError as exc:
         history_error = str(exc)
+    actor = who(request.user, catalog)
     stages = [
-        {"name": stage, "cell": cells.get(stage), "history": history.get(stage, [])} for stage in catalog.stage_names
+        {
+            "name": stage,
+            "cell": cells.get(stage),
+            "history": history.get(stage, []),
+            "rollback_to": _earlier(history.get(stage, []), cells.get(stage)),
+            "may_request": request_refusal(actor, catalog, stage) is None,
+        }
+        for stage in catalog.stage_names
     ]
     context = {
         "name": name,

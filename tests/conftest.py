@@ -120,3 +120,11 @@ def pipeline(repo, write_catalog, db):  # type: ignore[no-untyped-def]
     path = write_catalog(PIPELINE, url=repo.url)
     matrix_refresh(catalog=catalog_load(path))
     return path
+
+
+def acting(user, catalog_path):  # type: ignore[no-untyped-def]
+    """`user` as the services see an actor (their groups, admin or not)."""
+    from promotions.config import catalog_load
+    from promotions.permissions import who
+
+    return who(user, catalog_load(catalog_path))

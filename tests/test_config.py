@@ -113,7 +113,8 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
         (
             ("promotion: {mode: commit}", "promotion: {mod: commit}"),
             10,
-            "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers, soak_seconds, deploy_deadline_seconds)",
+            "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers, requesters, "
+            "self_approval, auto_merge, rollback_approvals, freeze, soak_seconds, deploy_deadline_seconds)",
         ),
         (
             ("kind: helm-values", "kind: helm-valuez"),
@@ -180,7 +181,7 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
         (
             ("applications:", "application:"),
             14,
-            "application: unknown key 'application' (expected one of: repositories, stages, applications)",
+            "application: unknown key 'application' (expected one of: repositories, stages, applications, admins)",
         ),
     ],
 )

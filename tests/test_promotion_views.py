@@ -75,12 +75,17 @@ def test_the_list_filters_by_application_stage_and_state(client, pipeline, alice
     assert "web <code" not in html
 
 
-def test_cancel_and_merge_from_the_promotion_page(client, pipeline, repo, alice, bob):
-    client = signed_in(client, bob)
-    client.post(reverse("promote"), {"app": "api", "from": "dev", "to": "production"})
+def test_approve_merge_and_cancel_from_the_promotion_page(client, pipeline, repo, alice, bob):
+    signed_in(client, alice).post(reverse("promote"), {"app": "api", "from": "dev", "to": "production"})
     promotion = Promotion.objects.get()
     promotion_execute(promotion_id=promotion.pk)
+    client = signed_in(Client(), bob)
     html = client.get(reverse("promotion", args=[promotion.pk])).content.decode()
+    assert ">Approve</button>" in html
+    assert ">Merge</button>" not in html  # not before the approval
+    client.post(reverse("promotion-action", args=[promotion.pk, "approve"]))
+    html = client.get(reverse("promotion", args=[promotion.pk])).content.decode()
+    assert "1 of 1 approvals (bob)" in html
     assert ">Merge</button>" in html
     assert client.get(reverse("promotion-action", args=[promotion.pk, "merge"])).status_code == 405
     client.post(reverse("promotion-action", args=[promotion.pk, "merge"]))

@@ -11,7 +11,8 @@ from promotions.integrations.git import GitRepository
 from promotions.models import Promotion
 from promotions.services import PromotionError, matrix_refresh, promotion_cancel, promotion_request
 from promotions.services.executor import promotion_execute, promotion_merge
-from tests.conftest import kustomization
+from promotions.services.approval import approval_submit
+from tests.conftest import acting, kustomization
 
 State = Promotion.State
 
@@ -88,7 +89,8 @@ def test_merging_a_local_pull_request_is_a_real_merge(pipeline, repo, alice, bob
     matrix_refresh(catalog=catalog_load(pipeline))
     promotion = run(request(pipeline, ["web"], "staging", "production", requested_by=alice))
     repo.commit({"dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "2.2.0")}, "meanwhile on main")
-    promotion_merge(promotion=promotion, actor="bob")
+    approval_submit(promotion=promotion, actor=acting(bob, pipeline))
+    promotion_merge(promotion=promotion, actor=acting(bob, pipeline))
     promotion.refresh_from_db()
     assert promotion.state == State.MERGED
     parents = repo._git("log", "-1", "--format=%P", "main").decode().split()
@@ -247,16 +249,16 @@ def test_a_request_that_cannot_be_honoured_is_refused_with_the_reason(pipeline, 
     assert not Promotion.objects.exists()
 
 
-def test_a_waiting_promotion_can_be_cancelled_but_not_a_finished_one(pipeline, repo):
-    waiting = request(pipeline, ["web"], "dev", "staging")
-    promotion_cancel(promotion=waiting, actor="alice", reason="wrong build")
+def test_a_waiting_promotion_can_be_cancelled_but_not_a_finished_one(pipeline, repo, alice):
+    waiting = request(pipeline, ["web"], "dev", "staging", requested_by=alice)
+    promotion_cancel(promotion=waiting, actor=acting(alice, pipeline), reason="wrong build")
     waiting.refresh_from_db()
     assert waiting.state == State.CANCELLED
     assert waiting.events.last().message == "cancelled by alice: wrong build"
     assert run(waiting).state == State.CANCELLED  # a late task does nothing
     done = run(request(pipeline, ["api"], "dev", "staging"))
     with pytest.raises(PromotionError, match="is committed; only waiting promotions can be cancelled"):
-        promotion_cancel(promotion=done, actor="alice")
+        promotion_cancel(promotion=done, actor=acting(alice, pipeline))
 
 
 def test_the_pull_request_branch_keeps_file_modes(pipeline, repo):

@@ -14,7 +14,8 @@ from promotions.services.executor import promotion_execute, promotion_merge
 from promotions.services.sweeper import promotions_sweep
 from sandbox.github import GitHubStandIn
 from sandbox.gitrepo import RepoBuilder
-from tests.conftest import BOB, PIPELINE, at, kustomization
+from promotions.services.approval import approval_submit
+from tests.conftest import BOB, PIPELINE, acting, at, kustomization
 
 State = Promotion.State
 TOKENS = {"portal-token": "portal-bot", "bob-token": "bob"}
@@ -113,10 +114,11 @@ def test_a_422_fails_the_promotion_with_githubs_message(github_pipeline, gh):
     assert promotion.error == "GitHub acme/platform: 422 Validation Failed; base branch is protected"
 
 
-def test_merging_from_the_portal_merges_on_github(github_pipeline, gh):
+def test_merging_from_the_portal_merges_on_github(github_pipeline, gh, bob):
     path, repo = github_pipeline
     promotion = run(promote(path))
-    promotion_merge(promotion=promotion, actor="bob")
+    approval_submit(promotion=promotion, actor=acting(bob, path))
+    promotion_merge(promotion=promotion, actor=acting(bob, path))
     promotion.refresh_from_db()
     assert promotion.state == State.MERGED
     assert repo.head() == promotion.merge_commit
@@ -152,10 +154,10 @@ def test_the_sweeper_notices_pull_requests_merged_or_closed_on_github(github_pip
     assert merged.merge_commit
 
 
-def test_cancelling_closes_the_pull_request_with_the_reason(github_pipeline, gh):
+def test_cancelling_closes_the_pull_request_with_the_reason(github_pipeline, gh, bob):
     path, _ = github_pipeline
     promotion = run(promote(path))
-    promotion_cancel(promotion=promotion, actor="bob", reason="wrong build")
+    promotion_cancel(promotion=promotion, actor=acting(bob, path), reason="wrong build")
     [pr] = gh.pulls("acme", "platform")
     assert pr.state == "closed"
     assert pr.comments[-1].body == "Cancelled in GitOps Portal by bob. wrong build"

@@ -57,6 +57,7 @@ class Catalog:
     repositories: tuple[RepositoryConfig, ...]
     stages: tuple[StageConfig, ...]
     applications: ApplicationsSection
+    admins: tuple[str, ...] = ()
     _discover: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False)
     _items: dict[str, ApplicationConfig] = field(default_factory=dict, repr=False)
 
@@ -81,6 +82,7 @@ class Catalog:
             repositories=tuple(model.repositories),
             stages=tuple(model.stages),
             applications=model.applications,
+            admins=tuple(model.admins),
             _discover=tuple((p, _pattern_regex(p)) for p in patterns),
             _items={item.name: item for item in model.applications.items},
         )

@@ -8,7 +8,9 @@ by later features (promotions, live state).
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -72,14 +74,78 @@ class ClusterConfig(Model):
     _namespace = field_validator("namespace")(check_template)
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock(value: object) -> object:
+    """YAML 1.1 reads an unquoted 15:00 as the sexagesimal number 900: take it back."""
+    if isinstance(value, int) and 0 <= value <= 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}" if value < 24 * 60 else "23:59:59"
+    return value
+
+
+class FreezeWindow(Model):
+    """A time when promotions into a stage are refused: a fixed range (`start`, `end`) or
+    every week on some `days` (optionally between `start_time` and `end_time`)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1)]
+    start: datetime | None = None
+    end: datetime | None = None
+    days: list[Day] | None = None
+    start_time: time = time(0, 0)
+    end_time: time = time(23, 59, 59)
+    timezone: str = "UTC"
+
+    _times = field_validator("start_time", "end_time", mode="before")(_clock)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FreezeWindow:
+        fixed, weekly = self.start is not None or self.end is not None, self.days is not None
+        if fixed == weekly:
+            raise ValueError("a freeze window has either start and end, or days")
+        if fixed and (self.start is None or self.end is None or self.end <= self.start):
+            raise ValueError("a fixed freeze window needs start before end")
+        return self
+
+
 class PromotionPolicy(Model):
     mode: Literal["commit", "pull_request"] = "commit"
     approvals: Annotated[int, Field(ge=0)] = 0
     approvers: list[str] = []
+    # Who may request promotions into this stage (groups); unset: any signed-in user.
+    requesters: list[str] | None = None
+    self_approval: bool = False  # the requester's own approval never counts unless this is true
+    auto_merge: bool = False  # merge as soon as the approvals are there
+    rollback_approvals: Annotated[int, Field(ge=0)] | None = None  # default: `approvals`
+    freeze: list[FreezeWindow] = []
     # After the change lands: healthy this long counts as verified; not running the new
     # version this long after the merge fails the promotion.
     soak_seconds: Annotated[int, Field(ge=0)] = 60
     deploy_deadline_seconds: Annotated[int, Field(gt=0)] = 600
+
+    @model_validator(mode="after")
+    def _reviewable(self) -> PromotionPolicy:
+        if (self.approvals or self.rollback_approvals) and self.mode != "pull_request":
+            raise ValueError("approvals need a pull request to approve: set mode: pull_request")
+        if (self.approvals or self.rollback_approvals) and not self.approvers:
+            raise ValueError("approvals > 0 needs approvers (the groups whose approval counts)")
+        return self
+
+    def required(self, kind: str) -> int:
+        """How many approvals a promotion of `kind` needs."""
+        if kind == "rollback" and self.rollback_approvals is not None:
+            return self.rollback_approvals
+        return self.approvals
 
 
 class StageConfig(Model):
@@ -235,3 +301,4 @@ class CatalogFile(Model):
     repositories: Annotated[list[RepositoryConfig], Field(min_length=1)]
     stages: Annotated[list[StageConfig], Field(min_length=1)]
     applications: ApplicationsSection = ApplicationsSection()
+    admins: list[str] = []  # groups whose members may do anything, e.g. override a freeze

@@ -25,7 +25,8 @@ from promotions.integrations.git import GitRepository, Person, PushRejected
 from promotions.integrations.scm import ScmProvider, provider_for
 from promotions.locks import branch_lock
 from promotions.matrix import git_repository
-from promotions.models import Promotion, PromotionItem
+from promotions.models import Pin, Promotion, PromotionItem
+from promotions.permissions import Who, merge_refusal, require
 from promotions.services.promotion import event, pr_branch, transition
 from promotions.yamlwrite import Edit, EditError, version_set
 
@@ -50,6 +51,7 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
         with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
             _apply(promotion, catalog, claim)
         if promotion.state == State.COMMITTED:
+            promotion_landed(promotion)
             _refresh_matrix(catalog, promotion.to_stage)
     except (TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "the task ran out of time"
@@ -281,20 +283,41 @@ def close_pull_request(promotion: Promotion, *, comment: str) -> None:
     provider.close(number=promotion.pull_request_number, comment=comment)
 
 
-def promotion_merge(*, promotion: Promotion, actor: str) -> Promotion:
-    """Merge an open promotion pull request into its branch (a real git merge for `local`)."""
+def promotion_merge(*, promotion: Promotion, actor: Who, override_reason: str = "") -> Promotion:
+    """Merge an open promotion pull request into its branch (a real git merge for `local`),
+    once its approvals are there, outside a freeze (or with an admin's written override)."""
+    from promotions.services.approval import approval_status
+    from promotions.services.promotion import check_freeze
+
+    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    require(merge_refusal(actor, catalog, promotion))
     mergeable = (State.PR_OPEN, State.APPROVED)
     if promotion.state not in mergeable or promotion.pull_request_number is None:
         raise PermanentError(f"promotion #{promotion.pk} is {promotion.state}; only an open pull request can be merged")
-    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    status = approval_status(promotion, catalog)
+    if not status.satisfied:
+        raise PermanentError(f"promotion #{promotion.pk} cannot be merged yet: {status.summary}")
+    check_freeze(catalog, promotion.to_stage, actor, override_reason, promotion=promotion)
     repo_config = catalog.repository(promotion.repository)
     git = git_repository(repo_config)
     provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
     with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
         sha = provider.merge(number=promotion.pull_request_number, branch=promotion.pr_branch, base=promotion.branch,
                              title=promotion.title, committer=committer())  # fmt: skip
-    transition(promotion, State.MERGED, expect=mergeable, actor=actor,
-               message=f"merged into {promotion.branch} as {sha[:10]} by {actor}", merge_commit=sha,
+    transition(promotion, State.MERGED, expect=mergeable, actor=actor.name,
+               message=f"merged into {promotion.branch} as {sha[:10]} by {actor.name}", merge_commit=sha,
                landed_at=timezone.now())  # fmt: skip
+    promotion_landed(promotion)
     _refresh_matrix(catalog, promotion.to_stage)
     return promotion
+
+
+def promotion_landed(promotion: Promotion) -> None:
+    """A rollback pins its version in the stage; a promotion by hand lifts the pin."""
+    apps = list(promotion.items.values_list("application", "to_version"))
+    if promotion.kind == Promotion.Kind.ROLLBACK:
+        for application, version in apps:
+            Pin.objects.update_or_create(application=application, stage=promotion.to_stage,
+                                         defaults={"version": version, "promotion": promotion})  # fmt: skip
+    elif promotion.kind == Promotion.Kind.PROMOTE:
+        Pin.objects.filter(stage=promotion.to_stage, application__in=[a for a, _ in apps]).delete()

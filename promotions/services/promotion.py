@@ -17,8 +17,10 @@ from django.utils import timezone
 from promotions.audit import audit_record
 from promotions.config import Catalog
 from promotions.errors import PermanentError, PortalError
+from promotions.freeze import active_freeze, describe
 from promotions.history import application_history_get
-from promotions.models import AuditEvent, Promotion, PromotionItem, RepositoryState, StageVersion
+from promotions.models import AuditEvent, Pin, Promotion, PromotionItem, RepositoryState, StageVersion
+from promotions.permissions import Denied, Who, cancel_refusal, request_refusal, require, who
 from promotions.yamlwrite import Edit
 
 log = logging.getLogger(__name__)
@@ -117,13 +119,24 @@ def promotion_request(
     kind: str = Promotion.Kind.PROMOTE,
     metadata: dict[str, Any] | None = None,
     actor: str = "",
+    override_reason: str = "",
 ) -> Promotion:
-    """Record a promotion and hand it to a worker once the record is committed."""
+    """Record a promotion and hand it to a worker once the record is committed.
+
+    Refused (Denied) for a user who may not request into the stage; refused during a
+    freeze unless an admin gives a written override (recorded on the promotion)."""
+    requester = who(requested_by, catalog)
+    if to_stage in catalog.stage_names:
+        require(request_refusal(requester, catalog, to_stage))
     plan = promotion_plan(
         catalog=catalog, applications=applications, from_stage=from_stage, to_stage=to_stage, version=version
     )
     stage = catalog.stage(to_stage)
     assert stage is not None
+    if kind == Promotion.Kind.RELEASE:
+        _refuse_pinned(plan, to_stage)
+    override = check_freeze(catalog, to_stage, requester, override_reason)
+    metadata = (metadata or {}) | ({"freeze_override": override} if override else {})
     promotion = Promotion.objects.create(
         kind=kind,
         mode=stage.promotion.mode,
@@ -138,10 +151,47 @@ def promotion_request(
     for item in plan.items:
         item.promotion = promotion
     PromotionItem.objects.bulk_create(plan.items)
-    who = actor or (requested_by.get_username() if requested_by else "system")
-    event(promotion, Promotion.State.QUEUED, who, f"requested: {promotion.title}")
+    name = actor or (requested_by.get_username() if requested_by else "system")
+    event(promotion, Promotion.State.QUEUED, name, f"requested: {promotion.title}")
+    if override:
+        audit_record(action="promotion.freeze_override", actor=name, message=override["reason"], promotion=promotion,
+                     stage=to_stage, after=override)  # fmt: skip
     transaction.on_commit(lambda: promotion_dispatch(promotion_id=promotion.pk))
     return promotion
+
+
+def check_freeze(
+    catalog: Catalog, stage: str, actor: Who, override_reason: str, promotion: Promotion | None = None
+) -> dict[str, str] | None:
+    """PromotionError during a freeze, unless an admin overrides with a reason (returned)."""
+    config = catalog.stage(stage)
+    window = active_freeze(config.promotion, timezone.now()) if config else None
+    if window is None:
+        return None
+    frozen = f"{stage} is frozen: {describe(window)}"
+    if not override_reason.strip():
+        hint = "; as an admin you may override with a written reason" if actor.admin else "; an admin may override"
+        raise PromotionError(frozen + hint)
+    if not actor.admin:
+        raise Denied(f"{frozen}; only an admin may override a freeze")
+    override = {"by": actor.name, "reason": override_reason.strip(), "window": describe(window)}
+    if promotion is not None:
+        audit_record(action="promotion.freeze_override", actor=actor.name, message=override["reason"],
+                     promotion=promotion, stage=stage, after=override)  # fmt: skip
+    return override
+
+
+def _refuse_pinned(plan: Planned, stage: str) -> None:
+    pins = {
+        p.application: p for p in Pin.objects.filter(stage=stage, application__in=[i.application for i in plan.items])
+    }
+    for item in plan.items:
+        pin = pins.get(item.application)
+        if pin is not None:
+            raise PromotionError(
+                f"{item.application} is pinned in {stage} at {pin.version} since rollback #{pin.promotion_id}; "
+                "only a promotion by hand moves it on"
+            )
 
 
 def promotion_dispatch(*, promotion_id: int) -> bool:
@@ -205,19 +255,23 @@ def transition(
     return True
 
 
-def promotion_cancel(*, promotion: Promotion, actor: str, reason: str = "") -> None:
+def promotion_cancel(*, promotion: Promotion, actor: Who, reason: str = "") -> None:
     """Cancel a promotion that is waiting (queued, or with its pull request open)."""
+    from django.conf import settings
+
+    from promotions.config import catalog_get
     from promotions.services.executor import close_pull_request
 
+    require(cancel_refusal(actor, catalog_get(settings.GITOPS_PORTAL_CONFIG), promotion))
     cancellable = (Promotion.State.QUEUED, Promotion.State.PR_OPEN, Promotion.State.APPROVED)
     if promotion.state not in cancellable:
         raise PromotionError(
             f"promotion #{promotion.pk} is {promotion.state}; only waiting promotions can be cancelled"
         )
-    message = f"cancelled by {actor}" + (f": {reason}" if reason else "")
+    message = f"cancelled by {actor.name}" + (f": {reason}" if reason else "")
     if promotion.pull_request_number:  # closed first: a failure here leaves the promotion as it was
-        close_pull_request(promotion, comment=f"Cancelled in GitOps Portal by {actor}. {reason}".strip())
-    if not transition(promotion, Promotion.State.CANCELLED, expect=cancellable, actor=actor, message=message):
+        close_pull_request(promotion, comment=f"Cancelled in GitOps Portal by {actor.name}. {reason}".strip())
+    if not transition(promotion, Promotion.State.CANCELLED, expect=cancellable, actor=actor.name, message=message):
         promotion.refresh_from_db()
         raise PromotionError(f"promotion #{promotion.pk} moved on to {promotion.state} meanwhile")
 
