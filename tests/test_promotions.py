@@ -10,8 +10,8 @@ from promotions.errors import TransientError
 from promotions.integrations.git import GitRepository
 from promotions.models import Promotion
 from promotions.services import PromotionError, matrix_refresh, promotion_cancel, promotion_request
-from promotions.services.executor import promotion_execute, promotion_merge
 from promotions.services.approval import approval_submit
+from promotions.services.executor import promotion_execute, promotion_merge
 from tests.conftest import acting, kustomization
 
 State = Promotion.State

@@ -10,11 +10,11 @@ from promotions.config import catalog_load
 from promotions.errors import TransientError
 from promotions.models import Promotion
 from promotions.services import matrix_refresh, promotion_cancel, promotion_request
+from promotions.services.approval import approval_submit
 from promotions.services.executor import promotion_execute, promotion_merge
 from promotions.services.sweeper import promotions_sweep
 from sandbox.github import GitHubStandIn
 from sandbox.gitrepo import RepoBuilder
-from promotions.services.approval import approval_submit
 from tests.conftest import BOB, PIPELINE, acting, at, kustomization
 
 State = Promotion.State
