@@ -17,6 +17,7 @@ USERS = {  # username: (password, group, role shown in the README)
     "alice": ("alice-demo-pw", "developers", "developer"),
     "bob": ("bob-demo-pw", "release-managers", "release manager"),
     "carol": ("carol-demo-pw", "viewers", "viewer"),
+    "admin": ("admin-demo-pw", "platform-admins", "administrator: Django admin, freeze overrides"),
 }
 AUTHORS = [
     Author("Alice Martin", "alice@acme.example"),
@@ -38,13 +39,23 @@ repositories:
 stages:
   - name: dev
     cluster: {{kubeconfig: kubeconfig, context: dev, namespace: "{{app}}", timeout: 2}}
-    promotion: {{mode: commit, soak_seconds: 10}}
+    promotion: {{mode: commit, soak_seconds: 10, requesters: [developers, release-managers]}}
   - name: staging
     cluster: {{kubeconfig: kubeconfig, context: staging, namespace: "{{app}}", timeout: 2}}
-    promotion: {{mode: commit, soak_seconds: 10}}
+    promotion: {{mode: commit, soak_seconds: 10, requesters: [developers, release-managers]}}
   - name: production
     cluster: {{kubeconfig: kubeconfig, context: production, namespace: "{{app}}", timeout: 2}}
-    promotion: {{mode: pull_request, approvals: 1, approvers: [release-managers], soak_seconds: 30}}
+    promotion:
+      mode: pull_request
+      requesters: [developers, release-managers]
+      approvers: [release-managers]
+      approvals: 1
+      rollback_approvals: 1
+      soak_seconds: 30
+      freeze:
+        - {{reason: "year-end change freeze", start: 2026-12-23T00:00:00Z, end: 2027-01-04T00:00:00Z}}
+# Members of these groups may do anything, including overriding a freeze with a reason.
+admins: [platform-admins]
 applications:
   defaults:
     repository: platform

@@ -33,7 +33,7 @@ def test_the_demo_builds_a_repository_catalogue_and_users_and_is_idempotent(db, 
     assert len({c.author for c in cells if c.author}) >= 3
     assert any(c.path is None for c in cells)  # an application not yet in production
     printed = dict(re.findall(r"^\s+(\w+)\s+/\s+(\S+)", out.getvalue(), re.MULTILINE))
-    assert sorted(printed) == ["alice", "bob", "carol"]
+    assert sorted(printed) == ["admin", "alice", "bob", "carol"]
     for username, password in printed.items():
         assert authenticate(username=username, password=password) is not None
 

@@ -18,7 +18,7 @@ from github.Repository import Repository
 
 from promotions.errors import PermanentError, TransientError
 from promotions.integrations.git import Person
-from promotions.integrations.scm import PullRequest
+from promotions.integrations.scm import PullRequest, Review
 
 T = TypeVar("T")
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -74,6 +74,16 @@ class GitHubProvider:
             lambda: pr.merge(merge_method="merge", sha=pr.head.sha, commit_title=f"{title} (#{number})")
         )
         return str(status.sha)
+
+    def reviews(self, *, number: int) -> list[Review]:
+        """Every review on the pull request, oldest first."""
+        pr = self._call(lambda: self._repository().get_pull(number))
+        found = self._call(lambda: list(pr.get_reviews()))
+        return [Review(r.id, r.user.login if r.user else "", r.state, r.body or "", r.commit_id or "") for r in found]
+
+    def head(self, branch: str) -> str | None:
+        found = self._call(lambda: self._repository().get_branch(branch))
+        return str(found.commit.sha) if found else None
 
     def get(self, *, number: int) -> PullRequest:
         return _summary(self._call(lambda: self._repository().get_pull(number)))

@@ -27,6 +27,17 @@ class PullRequest:
     merge_commit: str | None = None
 
 
+@dataclass(frozen=True)
+class Review:
+    """A review given on the hosting side (GitHub): APPROVED, CHANGES_REQUESTED, COMMENTED…"""
+
+    id: int
+    login: str
+    state: str
+    body: str
+    commit: str
+
+
 class ScmProvider(Protocol):
     name: str
 
@@ -43,6 +54,12 @@ class ScmProvider(Protocol):
 
     def get(self, *, number: int) -> PullRequest:
         """The pull request's current state."""
+
+    def reviews(self, *, number: int) -> list[Review]:
+        """Reviews given on the hosting side (none for `local`: reviews happen in the portal)."""
+
+    def head(self, branch: str) -> str | None:
+        """The branch's current commit on the hosting side."""
 
 
 class LocalProvider:
@@ -81,6 +98,12 @@ class LocalProvider:
 
     def get(self, *, number: int) -> PullRequest:
         return PullRequest(number, f"{self.portal_url}/promotions/{number}/")
+
+    def reviews(self, *, number: int) -> list[Review]:
+        return []
+
+    def head(self, branch: str) -> str | None:
+        return self.git.fetch_branch(branch)
 
 
 def provider_for(repo: RepositoryConfig, *, git: GitRepository, portal_url: str) -> ScmProvider:

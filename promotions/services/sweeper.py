@@ -10,7 +10,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from promotions.audit import audit_record
+from promotions.config import Catalog
 from promotions.errors import PortalError
+from promotions.integrations.scm import ScmProvider
 from promotions.models import Promotion
 from promotions.services.promotion import promotion_dispatch, transition
 
@@ -43,6 +46,8 @@ def promotions_sweep() -> SweepReport:
 
 
 def _poll_pull_requests(report: SweepReport) -> None:
+    """Open pull requests: merged or closed on the hosting side, pushed to (which voids
+    earlier approvals), or reviewed there (GitHub reviews count like portal approvals)."""
     from promotions.config import catalog_get
     from promotions.integrations.scm import provider_for
     from promotions.matrix import git_repository
@@ -54,15 +59,41 @@ def _poll_pull_requests(report: SweepReport) -> None:
     for promotion in waiting:
         try:
             repo = catalog.repository(promotion.repository)
-            if repo.provider != "github":
-                continue  # local pull requests change only through the portal
             provider = provider_for(repo, git=git_repository(repo), portal_url=settings.GITOPS_PORTAL_URL)
-            assert promotion.pull_request_number is not None
-            pr = provider.get(number=promotion.pull_request_number)
+            _poll_one(promotion, provider, catalog, report)
         except (PortalError, StopIteration) as exc:
             log.warning("promotion %s: cannot poll its pull request: %s", promotion.pk, exc)
-            continue
-        _follow(promotion, pr.state, pr.merge_commit, report)
+
+
+def _poll_one(promotion: Promotion, provider: ScmProvider, catalog: Catalog, report: SweepReport) -> None:
+    from promotions.services.approval import approvals_evaluate, reviews_mirror
+
+    assert promotion.pull_request_number is not None
+    if provider.name == "github":
+        pr = provider.get(number=promotion.pull_request_number)
+        if pr.state != "open":
+            _follow(promotion, pr.state, pr.merge_commit, report)
+            return
+        head = pr.head_sha
+    else:
+        head = provider.head(promotion.pr_branch)
+    if head and promotion.commit and head != promotion.commit:
+        _content_changed(promotion, head)
+        approvals_evaluate(promotion=promotion, catalog=catalog)
+    reviews = provider.reviews(number=promotion.pull_request_number)
+    if reviews:
+        rows = [(r.id, r.login, r.state, r.body, r.commit) for r in reviews]
+        reviews_mirror(promotion=promotion, reviews=rows, catalog=catalog)
+
+
+def _content_changed(promotion: Promotion, head: str) -> None:
+    """Someone pushed to the promotion's branch: what was approved is no longer what would merge."""
+    before = promotion.commit
+    Promotion.objects.filter(pk=promotion.pk).update(commit=head)
+    promotion.commit = head
+    audit_record(action="promotion.content_changed", actor="system", promotion=promotion, stage=promotion.to_stage,
+                 message=f"the pull request changed ({before[:10]} → {head[:10]}); earlier approvals no longer count",
+                 before={"commit": before}, after={"commit": head})  # fmt: skip
 
 
 def _follow(promotion: Promotion, state: str, merge_commit: str | None, report: SweepReport) -> None:

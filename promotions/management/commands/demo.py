@@ -25,6 +25,7 @@ class Command(BaseCommand):
         for username, (password, group_name, _role) in USERS.items():
             user, _ = User.objects.get_or_create(username=username)
             user.set_password(password)
+            user.is_staff = user.is_superuser = username == "admin"
             user.save()
             user.groups.add(Group.objects.get_or_create(name=group_name)[0])
         report = matrix_refresh(catalog=catalog_load(config))
