@@ -59,6 +59,9 @@ def audit_record(
     """Append one event to the chain (inside the caller's transaction, if any)."""
     context = _context.get()
     apps = sorted(set(applications))
+    if promotion is not None and not apps:  # what a promotion touches is what its events are about
+        apps = sorted({item.application for item in promotion.items.all()})
+        stage = stage or promotion.to_stage
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

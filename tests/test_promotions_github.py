@@ -169,3 +169,52 @@ def test_a_missing_token_fails_with_the_variable_to_set(github_pipeline, monkeyp
     promotion = run(promote(path))
     assert promotion.state == State.FAILED
     assert promotion.error == "repository 'platform': PORTAL_GITHUB_TOKEN is not set; the github provider needs a token"
+
+
+def test_github_reviews_count_except_the_requesters_own(github_pipeline, gh, alice, bob):
+    from promotions.models import Profile
+    from promotions.services.approval import approval_status
+
+    path, _ = github_pipeline
+    gh.add_token("alice-token", "alice-gh")
+    Profile.objects.create(user=alice, github_login="alice-gh")
+    promotion = run(promote(path, requested_by=alice))
+    for token in ("alice-token", "bob-token"):
+        reviewer = Github(base_url=gh.api_url, auth=Auth.Token(token), retry=None)
+        reviewer.get_repo("acme/platform").get_pull(promotion.pull_request_number).create_review(event="APPROVE")
+    promotions_sweep()
+    promotion.refresh_from_db()
+    status = approval_status(promotion, catalog_load(path))
+    assert promotion.state == State.APPROVED
+    assert status.summary == "1 of 1 approvals (bob)"
+    assert [(a.reviewer, why) for a, why in status.ignored] == [
+        ("alice", f"alice requested promotion #{promotion.pk} and may not approve or reject it")
+    ]
+    assert promotion.approvals.filter(source="github").count() == 2
+
+
+def test_rejecting_closes_the_github_pull_request_with_the_reason(github_pipeline, gh, bob):
+    from promotions.services.approval import promotion_reject
+
+    path, _ = github_pipeline
+    promotion = run(promote(path))
+    promotion_reject(promotion=promotion, actor=acting(bob, path), reason="breaks the checkout")
+    [pr] = gh.pulls("acme", "platform")
+    assert pr.state == "closed"
+    assert pr.comments[-1].body == "Rejected in GitOps Portal by bob: breaks the checkout"
+
+
+def test_rolling_back_on_github(github_pipeline, gh, alice, bob):
+    from promotions.services.rollback import promotion_rollback
+
+    path, repo = github_pipeline
+    forward = run(promote(path, requested_by=alice))
+    approval_submit(promotion=forward, actor=acting(bob, path))
+    promotion_merge(promotion=forward, actor=acting(bob, path))
+    back = promotion_rollback(catalog=catalog_load(path), application="web", stage="production", requested_by=alice)
+    back = run(back)
+    assert back.state == State.PR_OPEN
+    assert gh.pulls("acme", "platform")[-1].title == "Roll back web to 1.0.0 in production"
+    approval_submit(promotion=back, actor=acting(bob, path))
+    promotion_merge(promotion=back, actor=acting(bob, path))
+    assert "newTag: 1.0.0" in repo.read("production/web/kustomization.yaml")
