@@ -212,3 +212,13 @@ def test_a_failing_repository_is_not_fetched_again_on_every_page_view(as_alice, 
     as_alice.post(reverse("refresh"))
     html = as_alice.get(reverse("dashboard")).content.decode()
     assert 'hx-trigger="load"' not in html  # retried when the refresh interval has passed
+
+
+def test_the_django_admin_manages_users_and_shows_history_read_only(client, db):
+    from django.contrib.auth.models import User
+
+    admin = User.objects.create_superuser("root", password="root-test-pw")
+    client.force_login(admin)
+    assert client.get("/admin/auth/user/add/").status_code == 200
+    assert b"github_login" in client.get(f"/admin/auth/user/{admin.pk}/change/").content
+    assert client.get("/admin/promotions/auditevent/add/").status_code == 403
