@@ -7,14 +7,13 @@ webhooks sent) and the client still sees an error, as when a proxy times out.
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from sandbox import faultbook
 from sandbox.github.errors import DOCS
 from sandbox.github.routing import Reply
 
@@ -58,36 +57,8 @@ class Fault:
         return {key: getattr(self, key) for key in keys}
 
 
-class FaultBook:
-    """The active faults; the first one that matches and has hits left answers."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-
-    def add(self, fault: Fault) -> Fault:
-        with self._lock:
-            fault.id = next(self._ids)
-            self._faults.append(fault)
-        return fault
-
-    def claim(self, method: str, path: str) -> Fault | None:
-        """The fault that answers this request, its remaining count spent; None when none applies."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(method, path) and (fault.times is None or fault.hits < fault.times):
-                    fault.hits += 1
-                    return fault
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def all(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
+class FaultBook(faultbook.FaultBook[Fault]):
+    """The active faults; the first one that matches `(method, path)` and has hits left answers."""
 
 
 def fault_from_json(data: dict[str, Any]) -> Fault:

@@ -7,7 +7,6 @@ dispatcher, and offers direct reads (`pulls`, `requests`, `deliveries`) for asse
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,14 @@ from sandbox.github.faults import Fault, FaultBook
 from sandbox.github.server import StandInServer
 from sandbox.github.store import Backend, PullRequest, Store
 from sandbox.github.webhooks import DEFAULT_EVENTS, Delivery, Dispatcher
+from sandbox.httpserver import Serving
 
 
-class GitHubStandIn:
-    """A GitHub REST API on 127.0.0.1 backed by bare git repositories under `root/<owner>/<name>.git`."""
+class GitHubStandIn(Serving):
+    """A GitHub REST API on 127.0.0.1 backed by bare git repositories under `root/<owner>/<name>.git`.
+
+    `url` is the server root (where `/_sandbox/…` lives), `api_url` the REST base URL.
+    """
 
     def __init__(
         self,
@@ -39,45 +42,21 @@ class GitHubStandIn:
         self.hooks = Dispatcher()
         self.faults = FaultBook()
         self.api = Api(Backend(self.store, self.hooks), self.faults, dict(tokens or {}), self.prefix)
-        self._server: StandInServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> GitHubStandIn:
         """Serve in a background thread (on a free port unless one was given); idempotent."""
-        if self._server is None:
+        if not self.serving:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._server = StandInServer((self.host, self.port), self.api)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="github-standin", daemon=True
-            )
-            self._thread.start()
+            self._serve(StandInServer((self.host, self.port), self.api), "github-standin")
             self.hooks.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and delivering; idempotent."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._unserve()
         self.hooks.stop()
-
-    def __enter__(self) -> GitHubStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:<port>`: the server root (where `/_sandbox/…` lives)."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:

@@ -6,12 +6,11 @@ regex searched in the path below the cluster prefix (`/apis/apps/v1/namespaces/s
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox import faultbook
 from sandbox.kube.errors import default_body
 
 
@@ -47,29 +46,5 @@ class Fault:
         return self.body if self.body is not None else default_body(self.status)
 
 
-class FaultBook:
-    """The active faults; the first that matches and has hits left applies."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-
-    def add(self, fault: Fault) -> Fault:
-        with self._lock:
-            fault.id = next(self._ids)
-            self._faults.append(fault)
-        return fault
-
-    def claim(self, cluster: str, method: str, path: str) -> Fault | None:
-        """The fault for this request with one hit spent, or None."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(cluster, method, path) and (fault.times is None or fault.hits < fault.times):
-                    fault.hits += 1
-                    return fault
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+class FaultBook(faultbook.FaultBook[Fault]):
+    """The active faults; the first that matches `(cluster, method, path)` and has hits left applies."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sandbox.httpserver import Serving
 from sandbox.kube import builders, kubeconfig, rollout
 from sandbox.kube.api import Api, Call
 from sandbox.kube.faults import Fault, FaultBook
@@ -23,7 +24,7 @@ from sandbox.kube.server import KubeServer
 from sandbox.kube.store import Obj, Store
 
 
-class KubeStandIn:
+class KubeStandIn(Serving):
     """A Kubernetes API server stand-in: read-only over HTTP, writable from Python."""
 
     deployment = staticmethod(builders.deployment)
@@ -44,8 +45,6 @@ class KubeStandIn:
         self.faults = FaultBook()
         self._stopping = threading.Event()
         self.api = Api(self.store, self.faults, token, user, self._stopping)
-        self._server: KubeServer | None = None
-        self._thread: threading.Thread | None = None
         for name in clusters:
             self.add_cluster(name)
 
@@ -53,14 +52,9 @@ class KubeStandIn:
 
     def start(self) -> KubeStandIn:
         """Serve in a background thread (on a free port unless one was given); idempotent."""
-        if self._server is None:
+        if not self.serving:
             self._stopping.clear()
-            self._server = KubeServer((self.host, self.port), self.api)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-standin", daemon=True
-            )
-            self._thread.start()
+            self._serve(KubeServer((self.host, self.port), self.api), "kube-standin")
         return self
 
     def stop(self) -> None:
@@ -68,26 +62,14 @@ class KubeStandIn:
         self._stopping.set()
         with self.store.lock:
             self.store.lock.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> KubeStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._unserve()
 
     @property
     def url(self) -> str:
         """`http://127.0.0.1:<port>`: the server root."""
         if not self.port:
             raise RuntimeError("start() the stand-in first: its port is chosen when it starts")
-        return f"http://{self.host}:{self.port}"
+        return super().url
 
     @property
     def token(self) -> str:
