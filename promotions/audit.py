@@ -34,6 +34,10 @@ class AuditContext:
 _context: ContextVar[AuditContext] = ContextVar("audit_context", default=AuditContext())  # noqa: B039 - frozen
 
 
+def current_context() -> AuditContext:
+    return _context.get()
+
+
 @contextmanager
 def audit_context(*, source: str, request_id: str = "") -> Iterator[AuditContext]:
     """Everything recorded inside comes from `source` (and belongs to `request_id`)."""

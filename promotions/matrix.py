@@ -87,12 +87,16 @@ def matrix_document(
 
 
 def _live(cell: Cell, clustered: set[str], live: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
-    if cell.stage not in clustered or cell.path is None:
+    return live_document(live.get((cell.application, cell.stage)), cell.stage in clustered and cell.path is not None)
+
+
+def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, Any] | None:
+    """A cell's `live`: null where the stage has no cluster (or Git has no such file)."""
+    if not observable:
         return None
-    found = live.get((cell.application, cell.stage))
     if found is None:
-        return dict.fromkeys(LIVE_KEYS) | {"versions": [], "health": "Unknown", "sync": "Unknown",
-                                            "reason": "not observed yet"}  # fmt: skip
+        unseen = {"versions": [], "health": "Unknown", "sync": "Unknown", "reason": "not observed yet"}
+        return dict.fromkeys(LIVE_KEYS) | unseen
     return {key: found[key] for key in LIVE_KEYS}
 
 

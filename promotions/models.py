@@ -112,6 +112,7 @@ class Promotion(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     landed_at = models.DateTimeField(null=True, blank=True, help_text="committed or merged into the branch")
+    checks = models.JSONField(default=dict, blank=True, help_text="CI checks on the pull request: {state, description}")
     deployed_at = models.DateTimeField(null=True, blank=True, help_text="the cluster first ran the new version")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -293,6 +294,9 @@ class Profile(models.Model):
 
     user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="profile")
     github_login = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    chat_user_id = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, help_text="Slack user id, e.g. U024BE7LH"
+    )
 
     def __str__(self) -> str:
         return f"{self.user} ({self.github_login or '-'})"
@@ -313,3 +317,67 @@ class Pin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application}/{self.stage} pinned at {self.version}"
+
+
+class ApiToken(models.Model):
+    """A personal API token: only its SHA-256 is stored; the token is shown once."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="the token's first characters, to recognise it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.name} ({self.prefix}…)"
+
+
+class WebhookDelivery(models.Model):
+    """One event received from Git hosting, kept to ignore redeliveries and to retry processing."""
+
+    delivery_id = models.CharField(max_length=100, unique=True)
+    event = models.CharField(max_length=50)
+    repository = models.CharField(max_length=100, blank=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"
+
+
+class NotificationDelivery(models.Model):
+    """One notification to one subscriber, retried until delivered or given up on."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    subscription = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20)
+    event = models.CharField(max_length=50)
+    promotion = models.ForeignKey(Promotion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.event} ({self.status})"

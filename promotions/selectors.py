@@ -254,3 +254,32 @@ def _audit_record(event: AuditEvent) -> dict[str, Any]:
         "targets": event.targets, "before": event.before, "after": event.after, "request_id": event.request_id,
         "hash": event.hash,
     }  # fmt: skip
+
+
+def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, Any]:
+    """The `matrix --json` document from what the last refreshes stored (no Git, no cluster)."""
+    from promotions.matrix import CELL_KEYS, live_document, live_documents
+
+    stages = catalog.stage_names
+    clustered = {s.name for s in catalog.stages if s.cluster is not None}
+    live = live_documents() if clustered else {}
+    rows = StageVersion.objects.filter(stage__in=stages).order_by("application")
+    if query:
+        rows = rows.filter(application__icontains=query)
+    applications: dict[str, dict[str, Any]] = {}
+    for cell in rows:
+        app = applications.setdefault(cell.application, {"name": cell.application, "repository": cell.repository,
+                                                         "stages": {}})  # fmt: skip
+        document = dict.fromkeys(CELL_KEYS)
+        if cell.path is not None:
+            document |= {"version": cell.version, "path": cell.path, "line": cell.line, "commit": cell.commit or None,
+                         "author": cell.author or None, "subject": cell.subject or None, "error": cell.error,
+                         "date": cell.changed_at.isoformat() if cell.changed_at else None}  # fmt: skip
+        found = live.get((cell.application, cell.stage))
+        document["live"] = live_document(found, cell.stage in clustered and cell.path is not None)
+        app["stages"][cell.stage] = document
+    repositories = [
+        {"name": s.name, "commit": s.commit or None, "error": s.error or None}
+        for s in RepositoryState.objects.filter(name__in=[r.name for r in catalog.repositories])
+    ]
+    return {"repositories": repositories, "stages": stages, "applications": list(applications.values())}

@@ -181,7 +181,8 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
         (
             ("applications:", "application:"),
             14,
-            "application: unknown key 'application' (expected one of: repositories, stages, applications, admins)",
+            "application: unknown key 'application' (expected one of: repositories, stages, applications, admins, "
+            "notifications)",
         ),
     ],
 )

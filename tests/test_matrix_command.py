@@ -102,7 +102,7 @@ def test_a_broken_catalogue_exits_2_with_one_line_naming_file_and_line(catalog):
     assert (code, out) == (2, "")
     assert (
         err
-        == f"error: {catalog}:3: stagez: unknown key 'stagez' (expected one of: repositories, stages, applications, admins)\n"
+        == f"error: {catalog}:3: stagez: unknown key 'stagez' (expected one of: repositories, stages, applications, admins, notifications)\n"
     )
 
 

@@ -14,6 +14,7 @@ from promotions.config.schema import (
     ApplicationsSection,
     CatalogFile,
     LiveSelector,
+    NotificationConfig,
     RepositoryConfig,
     StageConfig,
     render,
@@ -58,6 +59,7 @@ class Catalog:
     stages: tuple[StageConfig, ...]
     applications: ApplicationsSection
     admins: tuple[str, ...] = ()
+    notifications: tuple[NotificationConfig, ...] = ()
     _discover: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False)
     _items: dict[str, ApplicationConfig] = field(default_factory=dict, repr=False)
 
@@ -83,6 +85,7 @@ class Catalog:
             stages=tuple(model.stages),
             applications=model.applications,
             admins=tuple(model.admins),
+            notifications=tuple(model.notifications),
             _discover=tuple((p, _pattern_regex(p)) for p in patterns),
             _items={item.name: item for item in model.applications.items},
         )

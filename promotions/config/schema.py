@@ -297,8 +297,41 @@ class ApplicationsSection(Model):
         return value
 
 
+NOTIFICATION_EVENTS = ("requested", "awaiting_approval", "approved", "merged", "deployed", "verified", "failed",
+                       "rolled_back")  # fmt: skip
+
+
+class NotificationConfig(Model):
+    """Who hears about which promotions: a Slack incoming webhook or a generic JSON webhook
+    (HMAC-signed). URLs that are secrets (Slack's are) come from an environment variable."""
+
+    name: Name
+    kind: Literal["slack", "webhook"]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://")] | None = None
+    url_env: str | None = None
+    secret_env: str | None = None  # generic webhooks: HMAC-SHA256 key for X-Portal-Signature-256
+    events: list[Literal["*", "requested", "awaiting_approval", "approved", "merged", "deployed", "verified", "failed",
+                         "rolled_back"]] = ["*"]  # fmt: skip
+    applications: list[str] | None = None  # unset: every application
+    stages: list[str] | None = None  # unset: every stage
+
+    @model_validator(mode="after")
+    def _one_url(self) -> NotificationConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        return self
+
+    def wants(self, event: str, applications: list[str], stage: str) -> bool:
+        return (
+            ("*" in self.events or event in self.events)
+            and (self.stages is None or stage in self.stages)
+            and (self.applications is None or bool(set(applications) & set(self.applications)))
+        )
+
+
 class CatalogFile(Model):
     repositories: Annotated[list[RepositoryConfig], Field(min_length=1)]
     stages: Annotated[list[StageConfig], Field(min_length=1)]
     applications: ApplicationsSection = ApplicationsSection()
     admins: list[str] = []  # groups whose members may do anything, e.g. override a freeze
+    notifications: list[NotificationConfig] = []

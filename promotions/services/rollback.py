@@ -51,3 +51,21 @@ def promotion_rollback(
         reason=reason.strip() or f"roll back {application} in {stage} from {current} to {version}",
         requested_by=requested_by, kind=Promotion.Kind.ROLLBACK, actor=actor, override_reason=override_reason,
     )  # fmt: skip
+
+
+def promotion_release(
+    *, catalog: Catalog, application: str, version: str, metadata: dict[str, str], requested_by: User | None,
+    reason: str = "",
+) -> Promotion:  # fmt: skip
+    """CI built `version` of `application`: promote it into the first stage the application is in."""
+    stages = list(
+        StageVersion.objects.filter(application=application, path__isnull=False).values_list("stage", flat=True)
+    )
+    first = next((s for s in catalog.stage_names if s in stages), None)
+    if first is None:
+        raise PromotionError(f"unknown application {application!r}: it is in no stage folder")
+    return promotion_request(
+        catalog=catalog, applications=[application], from_stage="", to_stage=first, version=version,
+        reason=reason or f"build {metadata.get('build') or '?'} of {application}", requested_by=requested_by,
+        kind=Promotion.Kind.RELEASE, metadata={k: v for k, v in metadata.items() if v},
+    )  # fmt: skip

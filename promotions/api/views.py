@@ -1,0 +1,261 @@
+"""/api/v1/: thin views over the same services and selectors as the pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from promotions.api import serializers as s
+from promotions.api.errors import error_response
+from promotions.api.pagination import Pagination
+from promotions.audit import audit_context, current_context
+from promotions.config import Catalog, catalog_get
+from promotions.freeze import active_freeze, describe
+from promotions.history import application_history_get
+from promotions.models import ApiToken, Promotion, RepositoryState, StageVersion
+from promotions.permissions import who
+from promotions.selectors import (
+    _audit_record,
+    audit_events,
+    promotion_document,
+    promotion_get,
+    promotions_list,
+    stored_matrix_document,
+)
+from promotions.services import promotion_cancel, promotion_request
+from promotions.services.approval import approval_submit, promotion_reject
+from promotions.services.executor import promotion_merge
+from promotions.services.rollback import promotion_release, promotion_rollback
+from promotions.services.tokens import apitoken_create, apitoken_revoke
+
+ERRORS = {400: s.Error, 401: s.Error, 403: s.Error, 404: s.Error, 503: s.Error}
+
+
+def _catalog() -> Catalog:
+    return catalog_get(settings.GITOPS_PORTAL_CONFIG)
+
+
+def _user(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _promotion(promotion_id: int) -> Promotion:
+    try:
+        return promotion_get(promotion_id=promotion_id)
+    except Promotion.DoesNotExist:
+        raise Http404(f"no promotion #{promotion_id}") from None
+
+
+class Stages(APIView):
+    @extend_schema(responses={200: s.Stage(many=True), **ERRORS}, summary="Stages in pipeline order")
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        return Response([
+            {"name": st.name, "position": i, "mode": st.promotion.mode, "approvals": st.promotion.approvals,
+             "approvers": st.promotion.approvers, "requesters": st.promotion.requesters,
+             "cluster": st.cluster is not None,
+             "frozen": describe(w) if (w := active_freeze(st.promotion, now)) else None}
+            for i, st in enumerate(_catalog().stages)
+        ])  # fmt: skip
+
+
+class Matrix(APIView):
+    @extend_schema(
+        responses={200: s.Matrix, **ERRORS}, summary="Every application's version per stage, with live state"
+    )
+    def get(self, request: Request) -> Response:
+        return Response(stored_matrix_document(catalog=_catalog()))
+
+
+class Applications(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("name", str, description="part of the name"), OpenApiParameter("page", int),
+                    OpenApiParameter("page_size", int)],
+        responses={200: s.Application(many=True), **ERRORS}, summary="Applications with their per-stage state",
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        apps = stored_matrix_document(catalog=_catalog(), query=request.query_params.get("name", ""))["applications"]
+        paginator = Pagination()
+        page = paginator.paginate_queryset(apps, request, view=self)
+        return paginator.get_paginated_response(page)
+
+
+class ApplicationDetail(APIView):
+    @extend_schema(responses={200: s.Application, **ERRORS}, summary="One application")
+    def get(self, request: Request, name: str) -> Response:
+        apps = [a for a in stored_matrix_document(catalog=_catalog(), query=name)["applications"] if a["name"] == name]
+        if not apps:
+            raise Http404(f"no application named {name!r}")
+        return Response(apps[0])
+
+
+class ApplicationHistory(APIView):
+    @extend_schema(responses={200: s.History, **ERRORS}, summary="Versions an application had, per stage")
+    def get(self, request: Request, name: str) -> Response:
+        cell = StageVersion.objects.filter(application=name).first()
+        if cell is None:
+            raise Http404(f"no application named {name!r}")
+        state = RepositoryState.objects.filter(name=cell.repository).first()
+        history = application_history_get(catalog=_catalog(), name=name, repository=cell.repository,
+                                          commit=state.commit if state else "")  # fmt: skip
+        stages = {stage: [{"version": e.version, "error": e.error, "commit": e.commit, "author": e.author,
+                           "date": e.date.isoformat(), "subject": e.subject} for e in entries]
+                  for stage, entries in history.items()}  # fmt: skip
+        return Response({"application": name, "stages": stages})
+
+
+class Promotions(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str) for n in ("application", "stage", "state", "kind")]
+        + [OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: s.Promotion(many=True), **ERRORS}, summary="Promotions, newest first",
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        rows = promotions_list(application=q.get("application", ""), stage=q.get("stage", ""),
+                               state=q.get("state", ""), limit=10_000)  # fmt: skip
+        if q.get("kind"):
+            rows = [p for p in rows if p.kind == q["kind"]]
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response([promotion_document(p) for p in page or []])
+
+    @extend_schema(request=s.PromotionRequest, responses={202: s.Promotion, **ERRORS},
+                   summary="Request a promotion (several applications: a release bundle)")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        data = _valid(s.PromotionRequest, request)
+        promotion = promotion_request(
+            catalog=_catalog(), applications=data["applications"], from_stage=data["from_stage"],
+            to_stage=data["to_stage"], version=data.get("version"), reason=data["reason"],
+            requested_by=_user(request), actor=_user(request).get_username(), override_reason=data["override_reason"],
+        )  # fmt: skip
+        return Response(promotion_document(promotion), status=status.HTTP_202_ACCEPTED)
+
+
+class PromotionDetail(APIView):
+    @extend_schema(responses={200: s.Promotion, **ERRORS}, summary="One promotion")
+    def get(self, request: Request, promotion_id: int) -> Response:
+        return Response(promotion_document(_promotion(promotion_id)))
+
+
+class PromotionAction(APIView):
+    """approve {comment}, reject {reason}, merge {override_reason}, cancel {reason}."""
+
+    inputs = {"approve": s.Comment, "reject": s.Reason, "merge": s.MergeInput, "cancel": s.OptionalReason}
+    action = ""
+
+    @extend_schema(responses={200: s.Promotion, **ERRORS})
+    def post(self, request: Request, promotion_id: int) -> Response:
+        promotion = _promotion(promotion_id)
+        data = _valid(self.inputs[self.action], request)
+        actor = who(_user(request), _catalog())
+        if self.action == "approve":
+            approval_submit(promotion=promotion, actor=actor, comment=data["comment"], source="api")
+        elif self.action == "reject":
+            promotion_reject(promotion=promotion, actor=actor, reason=data["reason"], source="api")
+        elif self.action == "merge":
+            promotion_merge(promotion=promotion, actor=actor, override_reason=data["override_reason"])
+        else:
+            promotion_cancel(promotion=promotion, actor=actor, reason=data["reason"])
+        return Response(promotion_document(_promotion(promotion_id)))
+
+
+def action_view(name: str, summary: str, request_serializer: type) -> Any:
+    view = type(f"Promotion{name.title()}", (PromotionAction,), {"action": name})
+    return extend_schema(request=request_serializer, responses={200: s.Promotion, **ERRORS}, summary=summary)(view)
+
+
+class Rollbacks(APIView):
+    @extend_schema(request=s.Rollback, responses={202: s.Promotion, **ERRORS},
+                   summary="Roll an application in a stage back (default: to the version before)")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        data = _valid(s.Rollback, request)
+        promotion = promotion_rollback(
+            catalog=_catalog(), application=data["application"], stage=data["stage"], version=data.get("version"),
+            requested_by=_user(request), reason=data["reason"], actor=_user(request).get_username(),
+            override_reason=data["override_reason"],
+        )  # fmt: skip
+        return Response(promotion_document(promotion), status=status.HTTP_202_ACCEPTED)
+
+
+class Releases(APIView):
+    @extend_schema(request=s.Release, responses={202: s.Promotion, **ERRORS},
+                   summary="CI: version V of an application was built; promote it into its first stage")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        data = _valid(s.Release, request)
+        metadata = {k: data.get(k, "") for k in ("build", "source_repository", "source_commit", "issue")}
+        with audit_context(source="ci", request_id=current_context().request_id):
+            promotion = promotion_release(
+                catalog=_catalog(),
+                application=data["application"],
+                version=data["version"],
+                metadata=metadata,
+                requested_by=_user(request),
+                reason=data["reason"],
+            )
+        return Response(promotion_document(promotion), status=status.HTTP_202_ACCEPTED)
+
+
+class AuditEvents(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str) for n in ("application", "stage", "user", "action")]
+        + [OpenApiParameter("since", date), OpenApiParameter("until", date), OpenApiParameter("page", int),
+           OpenApiParameter("page_size", int)],
+        responses={200: s.AuditEvent(many=True), **ERRORS}, summary="The audit history, oldest first",
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        try:
+            since = date.fromisoformat(q["since"]) if q.get("since") else None
+            until = date.fromisoformat(q["until"]) if q.get("until") else None
+        except ValueError:
+            return error_response(400, "since and until are dates like 2026-11-24")
+        rows = audit_events(application=q.get("application", ""), stage=q.get("stage", ""), user=q.get("user", ""),
+                            action=q.get("action", ""), since=since, until=until)  # fmt: skip
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response([_audit_record(e) for e in page or []])
+
+
+def _token(token: ApiToken) -> dict[str, Any]:
+    fields = ("name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+    return {"id": token.pk} | {field: getattr(token, field) for field in fields}
+
+
+class Tokens(APIView):
+    @extend_schema(responses={200: s.Token(many=True), **ERRORS}, summary="Your API tokens")
+    def get(self, request: Request) -> Response:
+        return Response([_token(t) for t in ApiToken.objects.filter(user=_user(request))])
+
+    @extend_schema(request=s.TokenInput, responses={201: s.NewToken, **ERRORS}, summary="Create a token (shown once)")
+    def post(self, request: Request) -> Response:
+        data = _valid(s.TokenInput, request)
+        token, raw = apitoken_create(user=_user(request), name=data["name"], expires_days=data.get("expires_days"))
+        return Response(_token(token) | {"token": raw}, status=status.HTTP_201_CREATED)
+
+
+class TokenDetail(APIView):
+    @extend_schema(responses={204: None, **ERRORS}, summary="Revoke one of your tokens")
+    def delete(self, request: Request, token_id: int) -> Response:
+        token = ApiToken.objects.filter(pk=token_id, user=_user(request)).first()
+        if token is None:
+            raise Http404(f"no token #{token_id} of yours")
+        apitoken_revoke(token=token, actor=_user(request).get_username())
+        return Response(status=status.HTTP_204_NO_CONTENT)
