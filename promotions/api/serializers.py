@@ -197,3 +197,17 @@ class MergeInput(serializers.Serializer):
 class TokenInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     expires_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)
+
+
+def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The page envelope the list endpoints answer with."""
+    return type(
+        f"Paginated{item.__name__}List",
+        (serializers.Serializer,),
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )

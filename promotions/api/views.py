@@ -88,7 +88,7 @@ class Applications(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("name", str, description="part of the name"), OpenApiParameter("page", int),
                     OpenApiParameter("page_size", int)],
-        responses={200: s.Application(many=True), **ERRORS}, summary="Applications with their per-stage state",
+        responses={200: s.paginated(s.Application), **ERRORS}, summary="Applications with their per-stage state",
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         apps = stored_matrix_document(catalog=_catalog(), query=request.query_params.get("name", ""))["applications"]
@@ -125,7 +125,7 @@ class Promotions(APIView):
     @extend_schema(
         parameters=[OpenApiParameter(n, str) for n in ("application", "stage", "state", "kind")]
         + [OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: s.Promotion(many=True), **ERRORS}, summary="Promotions, newest first",
+        responses={200: s.paginated(s.Promotion), **ERRORS}, summary="Promotions, newest first",
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         q = request.query_params
@@ -218,7 +218,7 @@ class AuditEvents(APIView):
         parameters=[OpenApiParameter(n, str) for n in ("application", "stage", "user", "action")]
         + [OpenApiParameter("since", date), OpenApiParameter("until", date), OpenApiParameter("page", int),
            OpenApiParameter("page_size", int)],
-        responses={200: s.AuditEvent(many=True), **ERRORS}, summary="The audit history, oldest first",
+        responses={200: s.paginated(s.AuditEvent), **ERRORS}, summary="The audit history, oldest first",
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         q = request.query_params
