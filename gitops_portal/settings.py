@@ -37,6 +37,8 @@ GITOPS_PORTAL_GIT_REFRESH_SECONDS = env_int("GITOPS_PORTAL_GIT_REFRESH_SECONDS",
 GITOPS_PORTAL_GIT_TIMEOUT = env_int("GITOPS_PORTAL_GIT_TIMEOUT", 120, minimum=1)
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 # Where people reach the portal: links in pull requests and notifications.
+# Chatops: Slack's signing secret for slash commands (Mattermost speaks the same protocol).
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 GITOPS_PORTAL_URL = env_url("GITOPS_PORTAL_URL", ("http", "https")) or "http://127.0.0.1:8000"
 # Who commits: promotions are authored by the requester and committed by the portal.
 GITOPS_PORTAL_GIT_NAME = env_str("GITOPS_PORTAL_GIT_NAME", "GitOps Portal")

@@ -11,6 +11,7 @@ from promotions.services import matrix_refresh
 from promotions.services.executor import promotion_execute
 from promotions.services.live import live_refresh
 from promotions.services.sweeper import promotions_sweep
+from promotions.services.webhooks import webhook_process
 
 
 @app.task(acks_late=True, ignore_result=True)
@@ -32,6 +33,12 @@ def promotion_execute_task(self, promotion_id: int) -> None:  # type: ignore[no-
         promotion_execute(promotion_id=promotion_id)
     except TransientError as exc:
         raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from None
+
+
+@app.task(acks_late=True, ignore_result=True)
+def webhook_process_task(delivery_pk: int) -> None:
+    """Act on one event from Git hosting (a delivery is processed once)."""
+    webhook_process(delivery_pk=delivery_pk)
 
 
 @app.task(acks_late=True, ignore_result=True)

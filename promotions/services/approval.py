@@ -16,6 +16,7 @@ from promotions.errors import PortalError
 from promotions.models import Approval, Profile, Promotion
 from promotions.permissions import Who, approve_refusal, require, who
 from promotions.services.promotion import PromotionError, transition
+from promotions.services.webhooks import checks_failing
 
 State = Promotion.State
 REVIEWABLE = (State.PR_OPEN, State.APPROVED)
@@ -95,7 +96,11 @@ def approvals_evaluate(*, promotion: Promotion, catalog: Catalog) -> ApprovalSta
             promotion, State.APPROVED, expect=[State.PR_OPEN], actor="portal", message=f"approved: {status.summary}"
         )
         stage = catalog.stage(promotion.to_stage)
-        if stage and stage.promotion.auto_merge:
+        blocked = checks_failing(promotion)
+        if stage and stage.promotion.auto_merge and blocked:
+            audit_record(action="promotion.auto_merge_held", actor="portal", promotion=promotion,
+                         message=f"not merged automatically: failing checks {', '.join(blocked)}")  # fmt: skip
+        elif stage and stage.promotion.auto_merge:
             from promotions.services.executor import promotion_merge
 
             try:

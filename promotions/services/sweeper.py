@@ -41,8 +41,21 @@ def promotions_sweep() -> SweepReport:
     for promotion_id in lost.values_list("pk", flat=True):
         if promotion_dispatch(promotion_id=promotion_id):
             report.dispatched.append(promotion_id)
+    _unprocessed_webhooks()
     _poll_pull_requests(report)
     return report
+
+
+def _unprocessed_webhooks() -> None:
+    """Deliveries stored while the task queue was away."""
+    from promotions.models import WebhookDelivery
+    from promotions.services.webhooks import webhook_dispatch
+
+    late = timezone.now() - timedelta(seconds=60)
+    for pk in WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=late).values_list(
+        "pk", flat=True
+    ):
+        webhook_dispatch(delivery_pk=pk)
 
 
 def _poll_pull_requests(report: SweepReport) -> None:

@@ -1,0 +1,48 @@
+"""Endpoints for other systems: Git hosting webhooks and chat slash commands. They carry no
+session and no CSRF token: each request proves itself with an HMAC signature instead."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from promotions.chatops import slash_command
+from promotions.services.webhooks import WebhookRefused, webhook_receive
+from promotions.signatures import slack_valid
+
+
+@csrf_exempt
+@require_POST
+def github_webhook(request: HttpRequest) -> HttpResponse:
+    """Verified, de-duplicated, stored, answered at once; the work happens in a task."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"error": "the body is not JSON"}, status=400)
+    try:
+        outcome = webhook_receive(
+            event=request.headers.get("X-GitHub-Event", ""), delivery_id=request.headers.get("X-GitHub-Delivery", ""),
+            signature=request.headers.get("X-Hub-Signature-256", ""), body=request.body, payload=payload,
+        )  # fmt: skip
+    except WebhookRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    return JsonResponse({"status": outcome}, status=202 if outcome == "accepted" else 200)
+
+
+@csrf_exempt
+@require_POST
+def slack_command(request: HttpRequest) -> HttpResponse:
+    """A Slack (or Mattermost) slash command, signed with the app's signing secret."""
+    secret = settings.SLACK_SIGNING_SECRET
+    if not secret:
+        return JsonResponse({"text": "chatops is not configured (SLACK_SIGNING_SECRET)"}, status=503)
+    problem = slack_valid(secret, request.headers.get("X-Slack-Request-Timestamp", ""), request.body,
+                          request.headers.get("X-Slack-Signature", ""), now=time.time())  # fmt: skip
+    if problem:
+        return JsonResponse({"text": f"refused: {problem}"}, status=401)
+    return JsonResponse(slash_command(request.POST))
