@@ -10,6 +10,7 @@ from promotions.errors import TransientError
 from promotions.services import matrix_refresh
 from promotions.services.executor import promotion_execute
 from promotions.services.live import live_refresh
+from promotions.services.notify import notification_deliver
 from promotions.services.sweeper import promotions_sweep
 from promotions.services.webhooks import webhook_process
 
@@ -39,6 +40,16 @@ def promotion_execute_task(self, promotion_id: int) -> None:  # type: ignore[no-
 def webhook_process_task(delivery_pk: int) -> None:
     """Act on one event from Git hosting (a delivery is processed once)."""
     webhook_process(delivery_pk=delivery_pk)
+
+
+@app.task(bind=True, acks_late=True, ignore_result=True, max_retries=6)
+def notification_deliver_task(self, delivery_pk: int) -> None:  # type: ignore[no-untyped-def]
+    """Deliver one notification; failures retry after 2, 4, 8 … 64 s, then give up (logged)."""
+    try:
+        notification_deliver(delivery_pk=delivery_pk, final=self.request.retries >= self.max_retries)
+    except TransientError as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from None
 
 
 @app.task(acks_late=True, ignore_result=True)

@@ -21,6 +21,7 @@ from promotions.freeze import active_freeze, describe
 from promotions.history import application_history_get
 from promotions.models import AuditEvent, Pin, Promotion, PromotionItem, RepositoryState, StageVersion
 from promotions.permissions import Denied, Who, cancel_refusal, request_refusal, require, who
+from promotions.services.notify import notify_transition
 from promotions.yamlwrite import Edit
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def promotion_request(
     PromotionItem.objects.bulk_create(plan.items)
     name = actor or (requested_by.get_username() if requested_by else "system")
     event(promotion, Promotion.State.QUEUED, name, f"requested: {promotion.title}")
+    notify_transition(promotion, Promotion.State.QUEUED)
     if override:
         audit_record(action="promotion.freeze_override", actor=name, message=override["reason"], promotion=promotion,
                      stage=to_stage, after=override)  # fmt: skip
@@ -249,6 +251,8 @@ def transition(
         if not rows.update(state=to_state, updated_at=timezone.now(), **fields):
             return False
         event(promotion, to_state, actor, message, before=before)
+        promotion.state = to_state
+        notify_transition(promotion, to_state)
     for name, value in fields.items():
         setattr(promotion, name, value)
     promotion.state = to_state
