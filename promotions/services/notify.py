@@ -4,6 +4,7 @@ retries and backoff; each attempt is logged for admins."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -54,7 +55,7 @@ def notify_transition(promotion: Promotion, state: str) -> None:
                 subscription=subscription.name, kind=subscription.kind, event=event, promotion=promotion,
                 payload=_payload(event, promotion, apps),
             )  # fmt: skip
-            transaction.on_commit(lambda pk=delivery.pk: _dispatch(pk))
+            transaction.on_commit(functools.partial(_dispatch, delivery.pk))
 
 
 def _payload(event: str, promotion: Promotion, apps: list[str]) -> dict[str, Any]:
