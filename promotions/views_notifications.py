@@ -18,7 +18,7 @@ from promotions.views_promotions import denied
 @login_required
 def notification_log(request: HttpRequest) -> HttpResponse:
     catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
-    if not who(request.user, catalog).admin:  # type: ignore[arg-type]
+    if not who(request.user, catalog).admin:
         return denied(request, Denied("only admins see notification deliveries"))
     deliveries = NotificationDelivery.objects.select_related("promotion")[:300]
     return render(request, "promotions/notifications.html", {"deliveries": deliveries,

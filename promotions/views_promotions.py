@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -145,7 +145,7 @@ def promotion_action(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
     return redirect(back if back.startswith("/") and not back.startswith("//") else f"/promotions/{promotion_id}/")
 
 
-def denied(request: HtmxHttpRequest, exc: Denied, back: str = "/") -> HttpResponse:
+def denied(request: HttpRequest, exc: Denied, back: str = "/") -> HttpResponse:
     """403 with the reason in words (who may do it instead)."""
     return render(request, "promotions/denied.html", {"reason": str(exc), "back": back}, status=403)
 
