@@ -154,4 +154,5 @@ HANDLERS = {"push": _on_push, "pull_request": _on_pull_request, "pull_request_re
 
 def checks_failing(promotion: Promotion) -> list[str]:
     """Names of the promotion's failing checks (the pull request is blocked while any fail)."""
-    return [name for name, check in (promotion.checks or {}).items() if check.get("state") in FAILING]
+    checks = Promotion.objects.filter(pk=promotion.pk).values_list("checks", flat=True).first() or {}
+    return [name for name, check in checks.items() if check.get("state") in FAILING]

@@ -1,0 +1,171 @@
+"""Requests from other systems: GitHub webhooks (HMAC, de-duplication, events acting on
+promotions) and Slack slash commands (signature, replay window, user mapping)."""
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from github import Auth, Github
+
+from promotions.config import catalog_load
+from promotions.models import AuditEvent, Profile, Promotion, WebhookDelivery
+from promotions.services import promotion_request
+from promotions.services.executor import promotion_execute
+from promotions.services.webhooks import webhook_process
+from promotions.signatures import github_signature, slack_signature
+from tests.test_promotions_github import TOKENS, gh, github_pipeline, promote, run  # noqa: F401 - fixtures
+
+State = Promotion.State
+SECRET = "webhook-test-secret"
+
+
+def test_github_signatures_match_githubs_documented_example():
+    # From GitHub's docs ("Validating webhook deliveries"): this secret and payload give this signature.
+    signature = github_signature("It's a Secret to Everybody", b"Hello, World!")
+    assert signature == "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+
+def send(client: Client, event: str, payload: dict, *, delivery: str = "d-1", secret: str = SECRET):
+    body = json.dumps(payload).encode()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery,
+               "X-Hub-Signature-256": github_signature(secret, body)}  # fmt: skip
+    return client.post("/webhooks/github/", body, content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def hooked(github_pipeline, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", SECRET)
+    return github_pipeline
+
+
+def test_a_signed_delivery_is_stored_once_and_a_replay_is_ignored(hooked, client):
+    payload = {"ref": "refs/heads/main", "repository": {"full_name": "acme/platform"}}
+    first = send(client, "push", payload)
+    again = send(client, "push", payload)
+    assert (first.status_code, first.json()) == (202, {"status": "accepted"})
+    assert (again.status_code, again.json()) == (200, {"status": "duplicate delivery ignored"})
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_a_bad_signature_or_an_unknown_repository_is_refused(hooked, client):
+    payload = {"repository": {"full_name": "acme/platform"}}
+    assert send(client, "push", payload, secret="wrong").status_code == 401
+    unknown = send(client, "push", {"repository": {"full_name": "evil/repo"}})
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "no repository evil/repo in the catalogue")
+    assert client.post("/webhooks/github/", b"not json", content_type="application/json").status_code == 400
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_github_stand_ins_signed_webhooks_drive_a_promotion_to_merged(hooked, gh, live_server, bob):  # noqa: F811
+    path, _ = hooked
+    gh.add_webhook(
+        f"{live_server.url}/webhooks/github/", SECRET, events=("pull_request", "pull_request_review", "push")
+    )
+    promotion = run(promote(path))
+    reviewer = Github(base_url=gh.api_url, auth=Auth.Token("bob-token"), retry=None)
+    pull = reviewer.get_repo("acme/platform").get_pull(promotion.pull_request_number)
+    pull.create_review(event="APPROVE")
+    pull.merge()
+    deliveries = gh.wait_for_deliveries(4)
+    assert {d.status for d in deliveries} <= {200, 202}
+    for stored in WebhookDelivery.objects.order_by("received_at"):  # what the task does, in order
+        webhook_process(delivery_pk=stored.pk)
+    promotion.refresh_from_db()
+    assert promotion.state == State.MERGED
+    assert promotion.approvals.filter(source="github", reviewer="bob").exists()
+    assert AuditEvent.objects.filter(promotion=promotion, action="promotion.merged").get().actor == "system"
+
+
+def test_failing_checks_block_the_pull_request_from_auto_merging(hooked, client, bob, alice):
+    path, _ = hooked
+    path.write_text(path.read_text().replace("approvals: 1, approvers", "approvals: 1, auto_merge: true, approvers"))
+    promotion = run(promote(path, requested_by=alice))
+    send(client, "status", {"sha": promotion.commit, "state": "failure", "context": "ci/e2e",
+                            "description": "3 tests failed", "repository": {"full_name": "acme/platform"}})  # fmt: skip
+    webhook_process(delivery_pk=WebhookDelivery.objects.get().pk)
+    from promotions.services.approval import approval_submit
+    from tests.conftest import acting
+
+    approval_submit(promotion=promotion, actor=acting(bob, path))
+    promotion.refresh_from_db()
+    assert promotion.state == State.APPROVED  # approved, but not merged while ci/e2e fails
+    assert (
+        AuditEvent.objects.get(action="promotion.auto_merge_held").message
+        == "not merged automatically: failing checks ci/e2e"
+    )
+    bob_client = Client()
+    bob_client.force_login(bob)
+    page = bob_client.get(f"/promotions/{promotion.pk}/").content.decode()
+    assert "Blocked: check ci/e2e is failing (3 tests failed)" in page
+
+
+# -- Slack --------------------------------------------------------------------------------------
+
+SLACK = "slack-test-signing-secret"
+
+
+@pytest.fixture
+def slack(pipeline, settings):
+    settings.SLACK_SIGNING_SECRET = SLACK
+    return pipeline
+
+
+def command(client: Client, text: str, *, user_id="U1", user_name="alice", secret=SLACK, at: float | None = None):
+    body = urlencode({"command": "/portal", "text": text, "user_id": user_id, "user_name": user_name,
+                      "team_id": "T1"}).encode()  # fmt: skip
+    timestamp = str(int(at if at is not None else time.time()))
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": slack_signature(secret, timestamp, body)}
+    return client.post("/chatops/slack/", body, content_type="application/x-www-form-urlencoded", headers=headers)
+
+
+def test_slack_requests_must_be_signed_and_fresh(slack, client):
+    assert command(client, "help").status_code == 200
+    wrong = command(client, "help", secret="nope")
+    assert (wrong.status_code, wrong.json()["text"]) == (401, "refused: bad signature")
+    stale = command(client, "help", at=time.time() - 600)
+    assert stale.status_code == 401
+    assert stale.json()["text"].startswith("refused: stale request (600s old)")
+
+
+def test_status_and_help_answer_anyone_in_the_workspace(slack, client):
+    answer = command(client, "status web", user_name="someone-unknown").json()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"] == "`web` dev 1.1.0 → staging 1.0.0 → production 1.0.0"
+    assert "promote APP to STAGE" in command(client, "help").json()["text"]
+
+
+def test_changes_need_a_chat_user_linked_to_a_portal_user(slack, client, alice):
+    refused = command(client, "promote web to staging", user_id="U999", user_name="stranger").json()
+    assert refused["text"].startswith("I don't know you (stranger)")
+    assert not Promotion.objects.exists()
+    Profile.objects.create(user=alice, chat_user_id="U42")
+    answer = command(client, "promote web to staging", user_id="U42", user_name="al").json()
+    promotion = Promotion.objects.get()
+    assert answer["response_type"] == "in_channel"
+    assert (
+        answer["text"]
+        == f"alice requested: Promote web 1.1.0 to staging. <http://127.0.0.1:8000/promotions/{promotion.pk}/|#{promotion.pk}>"
+    )
+    assert (promotion.requested_by, promotion.from_stage) == (alice, "dev")
+    assert AuditEvent.objects.get(promotion=promotion, action="promotion.queued").source == "chatops"
+
+
+def test_reviews_from_chat_follow_the_same_rules(slack, client, alice, bob, repo):
+    from tests.conftest import kustomization
+
+    repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "to staging")
+    from promotions.services import matrix_refresh
+
+    matrix_refresh(catalog=catalog_load(slack))
+    promotion = promotion_request(catalog=catalog_load(slack), applications=["web"], from_stage="staging",
+                                  to_stage="production", requested_by=alice)  # fmt: skip
+    promotion_execute(promotion_id=promotion.pk)
+    own = command(client, f"approve {promotion.pk}", user_name="alice").json()
+    assert own["text"] == f"Refused: alice requested promotion #{promotion.pk} and may not approve or reject it"
+    done = command(client, f"approve #{promotion.pk}", user_name="bob").json()
+    assert done["text"].startswith(f"bob approved #{promotion.pk} (1 of 1 approvals (bob)).")
+    promotion.refresh_from_db()
+    assert promotion.state == State.APPROVED
