@@ -1,6 +1,6 @@
 from django.urls import path
 
-from promotions import views, views_audit, views_hooks, views_notifications, views_promotions
+from promotions import views, views_audit, views_hooks, views_notifications, views_promotions, views_tokens
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("approvals/", views_promotions.approvals_inbox, name="approvals"),
     path("audit/", views_audit.audit_log, name="audit"),
     path("notifications/", views_notifications.notification_log, name="notifications"),
+    path("tokens/", views_tokens.token_list, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views_tokens.token_revoke, name="token-revoke"),
     path("webhooks/github/", views_hooks.github_webhook, name="github-webhook"),
     path("chatops/slack/", views_hooks.slack_command, name="slack-command"),
     path("promote/", views_promotions.promote, name="promote"),

@@ -2,6 +2,7 @@
 against the published OpenAPI schema (no 5xx, no response that breaks the schema)."""
 
 import io
+import re
 
 import pytest
 import schemathesis
@@ -183,6 +184,38 @@ def test_an_expired_token_is_refused(alice, db):
 
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", __import__("gitops_portal.wsgi").wsgi.application)
+
+
+def test_tokens_are_created_once_and_revoked_in_the_ui(pipeline, alice, bob):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    page = browser.get("/tokens/")
+    assert page.status_code == 200
+    assert b"No tokens yet." in page.content
+    assert browser.post("/tokens/", {"name": "ci"}).status_code == 403  # no CSRF token: refused
+
+    csrf = page.cookies["csrftoken"].value
+    created = browser.post("/tokens/", {"name": "github-actions", "expires_days": "30", "csrfmiddlewaretoken": csrf})
+    assert created.status_code == 201
+    assert created["Cache-Control"].startswith("max-age=0")
+    raw = re.search(rb'<code id="new-token">(gp_[^<]+)</code>', created.content).group(1).decode()
+    token = ApiToken.objects.get(user=alice)
+    assert (token.name, token.prefix, token.key_hash != raw) == ("github-actions", raw[:10], True)
+    assert raw.encode() not in browser.get("/tokens/").content  # shown once
+    assert Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/v1/stages").status_code == 200
+
+    invalid = browser.post("/tokens/", {"name": "", "expires_days": "0", "csrfmiddlewaretoken": csrf})
+    assert invalid.status_code == 400
+    assert ApiToken.objects.count() == 1
+
+    other = Client()
+    other.force_login(bob)
+    assert other.post(f"/tokens/{token.pk}/revoke/").status_code == 404  # only your own
+    revoked = browser.post(f"/tokens/{token.pk}/revoke/", {"csrfmiddlewaretoken": csrf}, follow=True)
+    assert b"revoked" in revoked.content
+    assert Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/v1/stages").status_code == 401
+    assert list(AuditEvent.objects.filter(action__startswith="token.").values_list("action", "actor", "source")) == [
+        ("token.created", "alice", "ui"), ("token.revoked", "alice", "ui")]  # fmt: skip
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ from django.urls import reverse
 
 from gitops_portal.celery import app as celery_app
 from promotions.config import catalog_load
-from promotions.models import Promotion
+from promotions.models import NotificationDelivery, Promotion
 from promotions.services import matrix_refresh, promotion_request
 from promotions.services.sweeper import promotions_sweep
 from sandbox.processes import RedisServer, Worker, wait_for
 from tests.conftest import PIPELINE, kustomization
+from tests.test_notifications import receiver  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
 State = Promotion.State
@@ -169,3 +170,32 @@ def test_two_workers_promoting_20_applications_into_one_repository_lose_nothing(
         assert commits_with(repo, promotion.pk) == 1
     for n in range(20):
         assert "newTag: 1.1.0" in repo.read(f"staging/app-{n:02}/kustomization.yaml")
+
+
+def test_a_worker_retries_a_failing_notification_receiver_with_backoff(repo, write_catalog, workers, receiver,  # noqa: F811
+                                                                        alice, monkeypatch):  # fmt: skip
+    monkeypatch.setenv("PORTAL_HOOK_SECRET", "s3cret")
+    catalog = write_catalog(PIPELINE.rstrip(" ") + f"""\
+    notifications:
+      - {{name: sink, kind: webhook, url: "{receiver.url}", secret_env: PORTAL_HOOK_SECRET, events: [requested]}}
+    """, url=repo.url)  # fmt: skip
+    files = {
+        f"{stage}/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.0.0") for stage in ("dev", "staging")
+    }
+    repo.commit(files, "bootstrap")
+    repo.commit({"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "dev")
+    matrix_refresh(catalog=catalog_load(catalog))
+    receiver.answers = [500, 502]
+    workers()
+    started = time.monotonic()
+    promotion_request(catalog=catalog_load(catalog), applications=["web"], from_stage="dev", to_stage="staging",
+                      requested_by=alice)  # fmt: skip
+
+    def delivered() -> bool:
+        return NotificationDelivery.objects.filter(status=NotificationDelivery.Status.DELIVERED).exists()
+
+    wait_for(delivered, 45, "the notification to be delivered", interval=0.2)
+    delivery = NotificationDelivery.objects.get()
+    assert (delivery.attempts, delivery.response_code, delivery.event) == (3, 200, "requested")
+    assert len(receiver.received) == 3
+    assert time.monotonic() - started >= 2 + 4  # the backoff between the tries

@@ -137,7 +137,12 @@ def _request(subscription: NotificationConfig, delivery: NotificationDelivery) -
     body = json.dumps(delivery.payload, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "gitops-portal", "X-Portal-Event": delivery.event,
                "X-Portal-Delivery": str(delivery.pk)}  # fmt: skip
-    secret = os.environ.get(subscription.secret_env or "", "")
+    secret = ""
+    if subscription.secret_env:
+        secret = os.environ.get(subscription.secret_env, "")
+        if not secret:
+            raise PermanentError(f"{subscription.secret_env} is not set: cannot sign for subscription "
+                                 f"{subscription.name}")  # fmt: skip
     if secret:
         headers["X-Portal-Signature-256"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return body, headers
