@@ -129,6 +129,14 @@ class Promotion(models.Model):
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
 
+    FAILING_CHECK_STATES = ("failure", "error", "cancelled", "timed_out", "action_required")
+
+    @property
+    def failing_checks(self) -> dict[str, str]:
+        """The pull request's failing checks, name → description: it is not merged automatically while any fail."""
+        return {name: check.get("description", "") for name, check in (self.checks or {}).items()
+                if check.get("state") in self.FAILING_CHECK_STATES}  # fmt: skip
+
     @property
     def title(self) -> str:
         items = list(self.items.all())

@@ -185,6 +185,8 @@ def promotion_document(promotion: Promotion) -> dict[str, Any]:
         "commit": promotion.commit or None,
         "pull_request": pull_request,
         "error": promotion.error or None,
+        "checks": promotion.checks or {},
+        "blocked_by_checks": sorted(promotion.failing_checks),
     }
 
 

@@ -86,6 +86,9 @@ def test_failing_checks_block_the_pull_request_from_auto_merging(hooked, client,
     send(client, "status", {"sha": promotion.commit, "state": "failure", "context": "ci/e2e",
                             "description": "3 tests failed", "repository": {"full_name": "acme/platform"}})  # fmt: skip
     webhook_process(delivery_pk=WebhookDelivery.objects.get().pk)
+    inbox = Client()
+    inbox.force_login(bob)
+    assert "Blocked by failing checks: ci/e2e" in inbox.get("/approvals/").content.decode()
     from promotions.services.approval import approval_submit
     from tests.conftest import acting
 
@@ -100,6 +103,9 @@ def test_failing_checks_block_the_pull_request_from_auto_merging(hooked, client,
     bob_client.force_login(bob)
     page = bob_client.get(f"/promotions/{promotion.pk}/").content.decode()
     assert "Blocked: check ci/e2e is failing (3 tests failed)" in page
+    document = bob_client.get(f"/api/v1/promotions/{promotion.pk}").json()
+    assert document["blocked_by_checks"] == ["ci/e2e"]
+    assert document["checks"] == {"ci/e2e": {"state": "failure", "description": "3 tests failed"}}
 
 
 # -- Slack --------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ def test_it_commits_with_sync_and_prints_the_contract(pipeline, repo, alice):
         "commit": repo.head(),
         "pull_request": None,
         "error": None,
+        "checks": {},
+        "blocked_by_checks": [],
     }
     assert promotion.requested_by == alice
 

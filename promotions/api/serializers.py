@@ -99,6 +99,11 @@ class PullRequestRef(serializers.Serializer):
     url = serializers.CharField()
 
 
+class Check(serializers.Serializer):
+    state = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+
+
 class Promotion(serializers.Serializer):
     id = serializers.IntegerField()
     state = serializers.CharField()
@@ -111,6 +116,10 @@ class Promotion(serializers.Serializer):
     commit = serializers.CharField(allow_null=True)
     pull_request = PullRequestRef(allow_null=True)
     error = serializers.CharField(allow_null=True)
+    checks = serializers.DictField(child=Check(), help_text="CI checks on the pull request, by name")
+    blocked_by_checks = serializers.ListField(
+        child=serializers.CharField(), help_text="failing checks: no automatic merge while any fail"
+    )
 
 
 class AuditEvent(serializers.Serializer):

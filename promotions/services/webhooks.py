@@ -19,7 +19,7 @@ from promotions.signatures import github_valid
 
 log = logging.getLogger(__name__)
 State = Promotion.State
-FAILING = ("failure", "error", "cancelled", "timed_out", "action_required")
+FAILING = Promotion.FAILING_CHECK_STATES
 
 
 class WebhookRefused(Exception):
@@ -133,7 +133,7 @@ def _on_checks(payload: dict[str, Any], repository: str, catalog: Catalog) -> No
     if run is not None:
         sha, name = run.get("head_sha", ""), run.get("name", "check")
         state = run.get("conclusion") or ("pending" if run.get("status") != "completed" else "success")
-        description = run.get("output", {}).get("title") or name
+        description = (run.get("output") or {}).get("title") or name
     else:
         sha, name = payload.get("sha", ""), payload.get("context", "status")
         state, description = payload.get("state", "pending"), payload.get("description") or name
@@ -154,5 +154,5 @@ HANDLERS = {"push": _on_push, "pull_request": _on_pull_request, "pull_request_re
 
 def checks_failing(promotion: Promotion) -> list[str]:
     """Names of the promotion's failing checks (the pull request is blocked while any fail)."""
-    checks = Promotion.objects.filter(pk=promotion.pk).values_list("checks", flat=True).first() or {}
-    return [name for name, check in checks.items() if check.get("state") in FAILING]
+    promotion.checks = Promotion.objects.filter(pk=promotion.pk).values_list("checks", flat=True).first() or {}
+    return list(promotion.failing_checks)
