@@ -44,6 +44,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_matrix.py
 	$(PY) bench/bench_promote.py
 	$(PY) bench/bench_live.py
+	$(PY) bench/bench_api.py
 
 # Re-pin every dependency after editing pyproject.toml.
 lock:

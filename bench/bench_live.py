@@ -30,11 +30,12 @@ NAMESPACES = [f"team-{n}" for n in range(5)]
 STAGES = ["dev", "test", "staging", "production"]
 
 
-def catalogue(path: Path, kubeconfig: Path, apps: int) -> Path:
+def catalogue(path: Path, kubeconfig: Path, apps: int, clustered: tuple[str, ...] = ("production",)) -> Path:
+    """`apps` applications in STAGES; the `clustered` stages read live state from the stand-in."""
     items = "".join(f"    - {{name: app-{n:04}, live: {{namespace: {NAMESPACES[n % 5]}}}}}\n" for n in range(apps))
     stages = "".join(
         f"  - name: {s}\n"
-        + (f'    cluster: {{kubeconfig: "{kubeconfig}", context: production}}\n' if s == "production" else "")
+        + (f'    cluster: {{kubeconfig: "{kubeconfig}", context: production}}\n' if s in clustered else "")
         for s in STAGES
     )
     path.write_text(
@@ -90,6 +91,32 @@ def populate_matrix(apps: int, stages: list[str]) -> None:
     )
 
 
+def populate_live(apps: int, stages: list[str]) -> None:
+    """What a live refresh would have stored: every app running 1.0.0, healthy, in every stage."""
+    from django.utils import timezone
+
+    from promotions.models import LiveState
+
+    LiveState.objects.all().delete()
+    LiveState.objects.bulk_create(
+        LiveState(
+            application=f"app-{n:04}",
+            stage=s,
+            namespace=NAMESPACES[n % len(NAMESPACES)],
+            workload=f"Deployment/app-{n:04}",
+            version="1.0.0",
+            versions=["1.0.0"],
+            health="Healthy",
+            sync="Synced",
+            ready=2,
+            desired=2,
+            observed_at=timezone.now(),
+        )
+        for n in range(apps)
+        for s in stages
+    )
+
+
 def refresh(kube, config: Path, runs: int) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
     from promotions.config import catalog_load
     from promotions.models import LiveState
@@ -111,30 +138,12 @@ def dashboard(runs: int, apps: int) -> tuple[float, int, int]:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
-    from django.utils import timezone
 
-    from promotions.models import LiveState, StageVersion
+    from promotions.models import StageVersion
 
     setup_test_environment()
     populate_matrix(apps, STAGES)
-    LiveState.objects.all().delete()
-    LiveState.objects.bulk_create(
-        LiveState(
-            application=f"app-{n:04}",
-            stage=s,
-            namespace="team-0",
-            workload=f"Deployment/app-{n:04}",
-            version="1.0.0",
-            versions=["1.0.0"],
-            health="Healthy",
-            sync="Synced",
-            ready=2,
-            desired=2,
-            observed_at=timezone.now(),
-        )
-        for n in range(apps)
-        for s in STAGES
-    )
+    populate_live(apps, STAGES)
     client = Client()
     client.force_login(User.objects.get_or_create(username="bench")[0])
 
