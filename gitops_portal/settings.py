@@ -36,9 +36,10 @@ GITOPS_PORTAL_GIT_REFRESH_SECONDS = env_int("GITOPS_PORTAL_GIT_REFRESH_SECONDS",
 # Upper bound for one network Git operation (clone, fetch).
 GITOPS_PORTAL_GIT_TIMEOUT = env_int("GITOPS_PORTAL_GIT_TIMEOUT", 120, minimum=1)
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
-# Where people reach the portal: links in pull requests and notifications.
-# Chatops: Slack's signing secret for slash commands (Mattermost speaks the same protocol).
+# Chatops: Slack's signing secret for slash commands; Mattermost's slash command token.
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
+MATTERMOST_COMMAND_TOKEN = env_str("MATTERMOST_COMMAND_TOKEN")
+# Where people reach the portal: links in pull requests and notifications.
 GITOPS_PORTAL_URL = env_url("GITOPS_PORTAL_URL", ("http", "https")) or "http://127.0.0.1:8000"
 # Who commits: promotions are authored by the requester and committed by the portal.
 GITOPS_PORTAL_GIT_NAME = env_str("GITOPS_PORTAL_GIT_NAME", "GitOps Portal")

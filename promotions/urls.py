@@ -16,6 +16,7 @@ urlpatterns = [
     path("tokens/<int:token_id>/revoke/", views_tokens.token_revoke, name="token-revoke"),
     path("webhooks/github/", views_hooks.github_webhook, name="github-webhook"),
     path("chatops/slack/", views_hooks.slack_command, name="slack-command"),
+    path("chatops/mattermost/", views_hooks.mattermost_command, name="mattermost-command"),
     path("promote/", views_promotions.promote, name="promote"),
     path("promotions/", views_promotions.promotion_list, name="promotions"),
     path("promotions/<int:promotion_id>/", views_promotions.promotion_detail, name="promotion"),

@@ -3,7 +3,9 @@ session and no CSRF token: each request proves itself with an HMAC signature ins
 
 from __future__ import annotations
 
+import hmac
 import json
+import re
 import time
 
 from django.conf import settings
@@ -37,7 +39,7 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def slack_command(request: HttpRequest) -> HttpResponse:
-    """A Slack (or Mattermost) slash command, signed with the app's signing secret."""
+    """A Slack slash command, signed with the app's signing secret."""
     secret = settings.SLACK_SIGNING_SECRET
     if not secret:
         return JsonResponse({"text": "chatops is not configured (SLACK_SIGNING_SECRET)"}, status=503)
@@ -46,3 +48,23 @@ def slack_command(request: HttpRequest) -> HttpResponse:
     if problem:
         return JsonResponse({"text": f"refused: {problem}"}, status=401)
     return JsonResponse(slash_command(request.POST))
+
+
+SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
+
+
+@csrf_exempt
+@require_POST
+def mattermost_command(request: HttpRequest) -> HttpResponse:
+    """A Mattermost slash command: the same form as Slack's, proven by the command's token
+    (`Authorization: Token …`, or the `token` field) rather than a signature."""
+    expected = settings.MATTERMOST_COMMAND_TOKEN
+    if not expected:
+        return JsonResponse({"text": "chatops is not configured (MATTERMOST_COMMAND_TOKEN)"}, status=503)
+    header = request.headers.get("Authorization", "")
+    given = header.removeprefix("Token ").strip() if header.startswith("Token ") else request.POST.get("token", "")
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        return JsonResponse({"text": "refused: bad token"}, status=401)
+    reply = slash_command(request.POST)
+    text = SLACK_LINK.sub(r"[\2](\1)", reply["text"])  # Mattermost writes links in Markdown
+    return JsonResponse({"response_type": reply["response_type"], "text": text})

@@ -175,3 +175,34 @@ def test_reviews_from_chat_follow_the_same_rules(slack, client, alice, bob, repo
     assert done["text"].startswith(f"bob approved #{promotion.pk} (1 of 1 approvals (bob)).")
     promotion.refresh_from_db()
     assert promotion.state == State.APPROVED
+
+
+# -- Mattermost ---------------------------------------------------------------------------------
+
+MATTERMOST = "mm-command-token"
+
+
+def mattermost(client: Client, text: str, *, token: str = MATTERMOST, user_name: str = "alice", header: bool = True):
+    form = {"command": "/portal", "text": text, "user_id": "mm-1", "user_name": user_name, "team_id": "t"}
+    if not header:
+        form["token"] = token
+    headers = {"Authorization": f"Token {token}"} if header else {}
+    return client.post("/chatops/mattermost/", urlencode(form), content_type="application/x-www-form-urlencoded",
+                       headers=headers)  # fmt: skip
+
+
+def test_mattermost_commands_need_the_command_token_and_answer_in_markdown(pipeline, client, settings, alice):
+    assert mattermost(client, "help").status_code == 503  # not configured: nothing is accepted
+    settings.MATTERMOST_COMMAND_TOKEN = MATTERMOST
+    wrong = mattermost(client, "promote web to staging", token="guess")
+    assert (wrong.status_code, wrong.json()["text"]) == (401, "refused: bad token")
+    assert mattermost(client, "help", token="", header=False).status_code == 401
+    assert not Promotion.objects.exists()
+
+    answer = mattermost(client, "promote web to staging", header=False).json()
+    promotion = Promotion.objects.get()
+    assert answer == {"response_type": "in_channel", "text": f"alice requested: Promote web 1.1.0 to staging. "
+                      f"[#{promotion.pk}](http://127.0.0.1:8000/promotions/{promotion.pk}/)"}  # fmt: skip
+    assert AuditEvent.objects.get(promotion=promotion, action="promotion.queued").source == "chatops"
+    status = mattermost(client, "status web", user_name="anyone").json()
+    assert status["text"] == "`web` dev 1.1.0 → staging 1.0.0 → production 1.0.0"
