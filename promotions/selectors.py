@@ -190,8 +190,8 @@ def promotion_document(promotion: Promotion) -> dict[str, Any]:
     }
 
 
-def promotions_list(*, application: str = "", stage: str = "", state: str = "", limit: int = 200) -> list[Promotion]:
-    """Newest first, filtered; items and requester fetched in bulk."""
+def promotions_query(*, application: str = "", stage: str = "", state: str = "", kind: str = "") -> QuerySet[Promotion]:
+    """Newest first, filtered; items and requester fetched in bulk (slice it: pages, limits)."""
     rows = Promotion.objects.select_related("requested_by").prefetch_related("items")
     if application:
         rows = rows.filter(items__application=application).distinct()
@@ -199,7 +199,13 @@ def promotions_list(*, application: str = "", stage: str = "", state: str = "", 
         rows = rows.filter(to_stage=stage)
     if state:
         rows = rows.filter(state=state)
-    return list(rows[:limit])
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows
+
+
+def promotions_list(*, application: str = "", stage: str = "", state: str = "", limit: int = 200) -> list[Promotion]:
+    return list(promotions_query(application=application, stage=stage, state=state)[:limit])
 
 
 def promotion_get(*, promotion_id: int) -> Promotion:

@@ -236,3 +236,26 @@ def bearer(pipeline, alice):
 def test_the_api_honours_its_own_schema(case, bearer):
     case.call_and_validate(headers={"Authorization": f"Bearer {bearer}"},
                            checks=[not_a_server_error, response_schema_conformance])  # fmt: skip
+
+
+def test_listing_promotions_costs_the_same_queries_for_2_or_20(pipeline, api, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from promotions.models import PromotionItem
+
+    client = api(alice)
+    client.get("/api/v1/stages")  # the token's last-used write happens once
+
+    def listed(total: int) -> int:
+        while Promotion.objects.count() < total:
+            promotion = Promotion.objects.create(to_stage="staging", from_stage="dev", requested_by=alice,
+                                                 repository="platform", state=Promotion.State.NOOP)  # fmt: skip
+            PromotionItem.objects.create(promotion=promotion, application="web", to_version="1.1.0")
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/api/v1/promotions?kind=promote&application=web").json()
+        assert page["count"] == total
+        assert len(page["results"]) == total
+        return len(queries)
+
+    assert listed(2) == listed(20)

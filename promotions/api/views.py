@@ -29,7 +29,7 @@ from promotions.selectors import (
     audit_events,
     promotion_document,
     promotion_get,
-    promotions_list,
+    promotions_query,
     stored_matrix_document,
 )
 from promotions.services import promotion_cancel, promotion_request
@@ -129,10 +129,8 @@ class Promotions(APIView):
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         q = request.query_params
-        rows = promotions_list(application=q.get("application", ""), stage=q.get("stage", ""),
-                               state=q.get("state", ""), limit=10_000)  # fmt: skip
-        if q.get("kind"):
-            rows = [p for p in rows if p.kind == q["kind"]]
+        rows = promotions_query(application=q.get("application", ""), stage=q.get("stage", ""),
+                                state=q.get("state", ""), kind=q.get("kind", ""))  # fmt: skip
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([promotion_document(p) for p in page or []])
