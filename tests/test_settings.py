@@ -61,6 +61,20 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, message):
     assert proc.stderr.count("\n") == 1
 
 
+def test_schema_commands_run_without_a_secret_key_and_serving_does_not(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "data")}
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, env=env,
+                              check=False)  # fmt: skip
+
+    schema = manage("makemigrations", "--check", "--dry-run")
+    assert (schema.returncode, schema.stdout) == (0, "No changes detected\n")
+    for refused in (manage("check"), manage("runserver", "--noreload")):
+        assert refused.returncode == 2
+        assert refused.stderr == "error: SECRET_KEY: required when DEBUG is off (set SECRET_KEY or SECRET_KEY_FILE)\n"
+
+
 def test_the_embedded_default_is_sqlite_under_the_data_dir(tmp_path):
     proc = start(tmp_path)
     assert proc.returncode == 0, proc.stderr
