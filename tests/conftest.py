@@ -89,19 +89,31 @@ def carol(db) -> User:  # type: ignore[no-untyped-def]
     return _user("carol", "viewers")
 
 
-PIPELINE = """\
-    repositories:
-      - {name: platform, url: "{url}", branch: main}
-    stages:
-      - {name: dev, promotion: {mode: commit}}
-      - {name: staging, promotion: {mode: commit}}
-      - {name: production, promotion: {mode: pull_request, approvals: 1, approvers: [release-managers]}}
+# Test catalogues: one repository ("platform"), kustomize overlays per stage, discovered.
+APPLICATIONS = """\
     applications:
       defaults:
         path: "{stage}/{app}/kustomization.yaml"
         version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
       discover: "{stage}/{app}/kustomization.yaml"
-    """
+"""
+REPOSITORY = """\
+    repositories:
+      - {name: platform, url: "{url}", branch: main}
+"""
+# dev → staging → production with no rules.
+PLAIN = REPOSITORY + "    stages: [{name: dev}, {name: staging}, {name: production}]\n" + APPLICATIONS
+# The same with commits into dev and staging and one reviewed approval for production.
+PIPELINE = (
+    REPOSITORY
+    + """\
+    stages:
+      - {name: dev, promotion: {mode: commit}}
+      - {name: staging, promotion: {mode: commit}}
+      - {name: production, promotion: {mode: pull_request, approvals: 1, approvers: [release-managers]}}
+"""
+    + APPLICATIONS
+)
 
 
 @pytest.fixture

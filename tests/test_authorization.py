@@ -10,24 +10,21 @@ from promotions.models import AuditEvent, Promotion
 from promotions.services import promotion_request
 from promotions.services.approval import approval_submit
 from promotions.services.executor import promotion_execute
-from tests.conftest import acting
+from tests.conftest import APPLICATIONS, REPOSITORY, acting
 
 State = Promotion.State
-GUARDED = """\
-    repositories:
-      - {name: platform, url: "{url}", branch: main}
+GUARDED = (
+    REPOSITORY
+    + """\
     stages:
       - {name: dev, promotion: {mode: commit}}
       - {name: staging, promotion: {mode: commit, requesters: [developers, release-managers]}}
       - name: production
         promotion: {mode: pull_request, approvals: 1, approvers: [release-managers], requesters: [developers, release-managers]}
     admins: [platform-admins]
-    applications:
-      defaults:
-        path: "{stage}/{app}/kustomization.yaml"
-        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
-      discover: "{stage}/{app}/kustomization.yaml"
-    """
+"""
+    + APPLICATIONS
+)
 
 
 @pytest.fixture

@@ -9,18 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import ALICE, at, kustomization
-
-CATALOG = """\
-    repositories:
-      - {name: platform, url: "{url}", branch: main}
-    stages: [{name: dev}, {name: staging}, {name: production}]
-    applications:
-      defaults:
-        path: "{stage}/{app}/kustomization.yaml"
-        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
-      discover: "{stage}/{app}/kustomization.yaml"
-    """
+from tests.conftest import ALICE, PLAIN, at, kustomization
 
 
 @pytest.fixture
@@ -35,7 +24,7 @@ def catalog(repo, write_catalog):
         author=ALICE,
         date=at(1),
     )
-    return write_catalog(CATALOG, url=repo.url)
+    return write_catalog(PLAIN, url=repo.url)
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -107,7 +96,7 @@ def test_a_broken_catalogue_exits_2_with_one_line_naming_file_and_line(catalog):
 
 
 def test_an_unreachable_repository_exits_2_with_one_line(write_catalog, tmp_path):
-    write_catalog(CATALOG, url=(tmp_path / "gone.git").as_uri())
+    write_catalog(PLAIN, url=(tmp_path / "gone.git").as_uri())
     code, _, err = run()
     assert code == 2
     assert err.startswith(f"error: repository 'platform': cannot fetch {(tmp_path / 'gone.git').as_uri()}: ")

@@ -64,10 +64,12 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def subscribed(write_catalog, repo, receiver: Receiver, extra: str = "") -> object:
-    text = (
-        PIPELINE.rstrip(" ")
-        + f"""\
+@pytest.fixture
+def notifying(pipeline, write_catalog, repo, receiver, monkeypatch):
+    """The pipeline with a signed webhook for staging and Slack for pull requests awaiting approval."""
+    monkeypatch.setenv("PORTAL_HOOK_SECRET", "s3cret")
+    monkeypatch.setenv("SLACK_RELEASES_URL", receiver.url.replace("/hook", "/slack"))
+    subscriptions = f"""\
     admins: [release-managers]
     notifications:
       - name: audit-sink
@@ -79,16 +81,8 @@ def subscribed(write_catalog, repo, receiver: Receiver, extra: str = "") -> obje
         kind: slack
         url_env: SLACK_RELEASES_URL
         events: [awaiting_approval]
-{extra}"""
-    )
-    return write_catalog(text, url=repo.url)
-
-
-@pytest.fixture
-def notifying(pipeline, write_catalog, repo, receiver, monkeypatch):
-    monkeypatch.setenv("PORTAL_HOOK_SECRET", "s3cret")
-    monkeypatch.setenv("SLACK_RELEASES_URL", receiver.url.replace("/hook", "/slack"))
-    return subscribed(write_catalog, repo, receiver)
+"""
+    return write_catalog(PIPELINE + subscriptions, url=repo.url)
 
 
 def test_a_change_queues_one_delivery_per_matching_subscription(notifying, alice, django_capture_on_commit_callbacks):

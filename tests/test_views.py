@@ -11,18 +11,7 @@ from django.urls import reverse
 from promotions.config import catalog_load
 from promotions.models import RepositoryState, StageVersion
 from promotions.services import matrix_refresh
-from tests.conftest import ALICE, BOB, at, kustomization
-
-CATALOG = """\
-    repositories:
-      - {name: platform, url: "{url}", branch: main}
-    stages: [{name: dev}, {name: staging}, {name: production}]
-    applications:
-      defaults:
-        path: "{stage}/{app}/kustomization.yaml"
-        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
-      discover: "{stage}/{app}/kustomization.yaml"
-    """
+from tests.conftest import ALICE, BOB, PLAIN, at, kustomization
 
 
 def k(app: str, tag: str) -> str:
@@ -45,7 +34,7 @@ def catalog(repo, write_catalog, db):
         author=BOB,
         date=at(2),
     )
-    path = write_catalog(CATALOG, url=repo.url)
+    path = write_catalog(PLAIN, url=repo.url)
     matrix_refresh(catalog=catalog_load(path))
     return path
 

@@ -175,7 +175,7 @@ def test_two_workers_promoting_20_applications_into_one_repository_lose_nothing(
 def test_a_worker_retries_a_failing_notification_receiver_with_backoff(repo, write_catalog, workers, receiver,  # noqa: F811
                                                                         alice, monkeypatch):  # fmt: skip
     monkeypatch.setenv("PORTAL_HOOK_SECRET", "s3cret")
-    catalog = write_catalog(PIPELINE.rstrip(" ") + f"""\
+    catalog = write_catalog(PIPELINE + f"""\
     notifications:
       - {{name: sink, kind: webhook, url: "{receiver.url}", secret_env: PORTAL_HOOK_SECRET, events: [requested]}}
     """, url=repo.url)  # fmt: skip
