@@ -8,7 +8,6 @@ TransientError, so the task retries instead of hanging.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import time
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from promotions.errors import TransientError
-
-POLL = 0.05
+from promotions.filelock import POLL, file_lock
 
 
 @contextmanager
@@ -77,20 +75,6 @@ def _redis_lock(name: str, timeout: float) -> Iterator[None]:
 
 @contextmanager
 def _file_lock(name: str, timeout: float) -> Iterator[None]:
-    folder = settings.DATA_DIR / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
     safe = hashlib.sha1(name.encode()).hexdigest()[:16]
-    with open(folder / f"{safe}.lock", "w") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise _busy(name, timeout) from None
-                time.sleep(POLL)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(settings.DATA_DIR / "locks" / f"{safe}.lock", timeout, lambda: _busy(name, timeout)):
+        yield

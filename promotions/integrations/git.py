@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gitops_portal.env import redact
 from promotions.errors import PermanentError, TransientError
+from promotions.filelock import file_lock
 
 NULL_SHA = "0" * 40
 _TRANSIENT_HINTS = (
@@ -103,21 +104,12 @@ class GitRepository:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """One fetch at a time per clone on this host (other hosts have their own clone)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(str(self.path) + ".lock", "w") as handle:
-            deadline = time.monotonic() + self.timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TransientError(f"repository {self.name!r}: another fetch holds the lock") from None
-                    time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+
+        def busy() -> TransientError:
+            return TransientError(f"repository {self.name!r}: another fetch holds the lock")
+
+        with file_lock(Path(str(self.path) + ".lock"), self.timeout, busy):
+            yield
 
     def _fetch(self, branch: str | None = None) -> None:
         # Fetch by URL (no remote in the clone's config): a changed URL just works, and
