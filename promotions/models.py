@@ -108,6 +108,9 @@ class Promotion(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     claim = models.CharField(max_length=36, blank=True, help_text="which execution holds the promotion")
+    nonce = models.CharField(
+        max_length=32, blank=True, help_text="secret proof in the portal's own commit (never shown before it lands)"
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -208,6 +211,7 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    mac = models.CharField(max_length=64, blank=True, help_text="HMAC of the hash with AUDIT_HMAC_KEY, when set")
 
     objects = AuditQuerySet.as_manager()
 
@@ -298,12 +302,16 @@ class Approval(models.Model):
 
 
 class Profile(models.Model):
-    """How a portal user is known elsewhere (GitHub reviews, chat)."""
+    """How a portal user is known elsewhere (GitHub reviews, chat). Only these links, made by
+    an admin, let an outside identity act as the user, and only while the user is active."""
 
     user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="profile")
     github_login = models.CharField(max_length=100, null=True, blank=True, unique=True)
     chat_user_id = models.CharField(
-        max_length=100, null=True, blank=True, unique=True, help_text="Slack user id, e.g. U024BE7LH"
+        max_length=100, null=True, blank=True, unique=True, verbose_name="Slack user id", help_text="e.g. U024BE7LH"
+    )
+    mattermost_user_id = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, help_text="Mattermost user id (26 characters)"
     )
 
     def __str__(self) -> str:
