@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,8 +50,27 @@ GITOPS_PORTAL_GIT_EMAIL = env_str("GITOPS_PORTAL_GIT_EMAIL", "gitops-portal@loca
 # (default: longer than a task may run).
 GITOPS_PORTAL_STUCK_SECONDS = env_int("GITOPS_PORTAL_STUCK_SECONDS", 660, minimum=1)
 GITOPS_PORTAL_SWEEP_SECONDS = env_int("GITOPS_PORTAL_SWEEP_SECONDS", 30, minimum=1)
+# A promotion whose Git server stays unreachable (or whose repository stays missing) is retried
+# with backoff this many times in all, then fails with the cause.
+GITOPS_PORTAL_MAX_ATTEMPTS = env_int("GITOPS_PORTAL_MAX_ATTEMPTS", 10, minimum=1)
+# A stage file bigger than this is not parsed: its cells say so (and it cannot be promoted into).
+GITOPS_PORTAL_MAX_FILE_BYTES = env_int("GITOPS_PORTAL_MAX_FILE_BYTES", 4 * 1024 * 1024, minimum=1024)
 # How often every stage's cluster is read (live state, promotion rollouts).
 GITOPS_PORTAL_LIVE_REFRESH_SECONDS = env_int("GITOPS_PORTAL_LIVE_REFRESH_SECONDS", 30, minimum=1)
+# The audit history: each event's hash is also signed with this key (HMAC-SHA256) when set,
+# and the chain's head is anchored outside the database, as a commit on a ref of a
+# catalogue repository (default: the first), every GITOPS_PORTAL_AUDIT_ANCHOR_SECONDS.
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY")
+if AUDIT_HMAC_KEY and len(AUDIT_HMAC_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY: use at least 32 characters (e.g. `openssl rand -hex 32`)")
+GITOPS_PORTAL_AUDIT_ANCHOR_SECONDS = env_int("GITOPS_PORTAL_AUDIT_ANCHOR_SECONDS", 3600, minimum=1)
+GITOPS_PORTAL_AUDIT_ANCHOR_REPOSITORY = env_str("GITOPS_PORTAL_AUDIT_ANCHOR_REPOSITORY")
+GITOPS_PORTAL_AUDIT_ANCHOR_REF = env_str("GITOPS_PORTAL_AUDIT_ANCHOR_REF", "refs/gitops-portal/audit-anchors")
+if not re.fullmatch(r"refs(/[\w-]+(\.[\w-]+)*)+", GITOPS_PORTAL_AUDIT_ANCHOR_REF):
+    raise ImproperlyConfigured(
+        "GITOPS_PORTAL_AUDIT_ANCHOR_REF: expected a ref like refs/gitops-portal/audit-anchors, "
+        f"got {GITOPS_PORTAL_AUDIT_ANCHOR_REF!r}"
+    )
 
 _database_url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}"
 try:
@@ -72,11 +93,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "promotions",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "promotions.middleware.AuditContextMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a refused sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "gitops_portal.urls"
@@ -114,6 +138,25 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in throttling (django-axes; failures are counted in the database, so every web process
+# sees the same numbers). After GITOPS_PORTAL_LOGIN_FAILURE_LIMIT failures for one account, or
+# GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT from one client address, every sign-in for that account
+# or from that address (the admin's too) is answered 429 until GITOPS_PORTAL_LOGIN_COOLOFF_MINUTES
+# have passed since the last counted failure; `manage.py axes_reset_username <name>` unlocks sooner.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+GITOPS_PORTAL_LOGIN_FAILURE_LIMIT = env_int("GITOPS_PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
+# The client address is REMOTE_ADDR. Behind N reverse proxies that each append to X-Forwarded-For,
+# set N: the address is then the one the outermost proxy saw (what a client sends itself never counts).
+GITOPS_PORTAL_TRUSTED_PROXY_COUNT = env_int("GITOPS_PORTAL_TRUSTED_PROXY_COUNT", 0)
+AXES_HANDLER = "promotions.signals.LoginThrottle"
+AXES_FAILURE_LIMIT = GITOPS_PORTAL_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("GITOPS_PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # attempts during a lockout are refused, not recorded
+AXES_CLIENT_IP_CALLABLE = "promotions.signals.client_address"
+AXES_LOCKOUT_CALLABLE = "promotions.signals.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit history
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -121,6 +164,24 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# HSTS (sent over HTTPS only) never with DEBUG on: a developer's http://localhost stays usable.
+SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# Content-Security-Policy, with DEBUG on too (so developers see violations): nothing inline,
+# nothing from elsewhere. The Swagger UI (drf-spectacular's page with inline script and style) is exempt.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/v1/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -211,6 +272,10 @@ CELERY_BEAT_SCHEDULE = {
     "promotions-sweep": {
         "task": "promotions.tasks.promotions_sweep_task",
         "schedule": float(GITOPS_PORTAL_SWEEP_SECONDS),
+    },
+    "audit-anchor": {
+        "task": "promotions.tasks.audit_anchor_task",
+        "schedule": float(GITOPS_PORTAL_AUDIT_ANCHOR_SECONDS),
     },
 }
 

@@ -216,13 +216,19 @@ def test_an_unreachable_git_server_puts_the_promotion_back_in_the_queue(pipeline
     )
 
 
-def test_a_repository_that_does_not_exist_fails_the_promotion_with_its_name(pipeline, repo, tmp_path):
+def test_a_repository_that_vanished_is_retried_then_fails_naming_the_cause(pipeline, repo, tmp_path, settings):
+    settings.GITOPS_PORTAL_MAX_ATTEMPTS = 2
     promotion = request(pipeline, ["web"], "dev", "staging")
     gone = (tmp_path / "gone.git").as_uri()
     pipeline.write_text(pipeline.read_text().replace(repo.url, gone))
+    with pytest.raises(TransientError, match="repository not found"):
+        promotion_execute(promotion_id=promotion.pk)
+    promotion.refresh_from_db()
+    assert promotion.state == State.QUEUED  # a file server's mount may come back: retried with backoff
     promotion = run(promotion)
     assert promotion.state == State.FAILED
-    assert promotion.error.startswith(f"repository 'platform': cannot fetch {gone}: ")
+    assert promotion.error.startswith(f"gave up after 2 attempts: repository 'platform': cannot fetch {gone}: ")
+    assert "repository not found" in promotion.error
 
 
 @pytest.mark.parametrize(

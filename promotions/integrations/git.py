@@ -26,21 +26,53 @@ from promotions.errors import PermanentError, TransientError
 from promotions.filelock import file_lock
 
 NULL_SHA = "0" * 40
-_TRANSIENT_HINTS = (
-    "could not resolve host",
-    "failed to connect",
-    "couldn't connect",
-    "connection reset",
-    "connection refused",
-    "connection timed out",
-    "timed out",
-    "temporarily unavailable",
-    "the remote end hung up",
-    "early eof",
-    "http 5",
-    "returned error: 5",
-    "rate limit",
-)
+# Why a fetch or push failed, by what git printed (any line, lower-cased): the first class
+# that matches decides. Transient classes are retried with backoff; the others need a person.
+_FAILURE_CLASSES: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
+    ("cannot reach the server", True, (
+        "could not resolve host", "name or service not known", "temporary failure in name resolution",
+        "failed to connect", "couldn't connect", "connection refused", "connection timed out", "timed out",
+        "no route to host", "network is unreachable", "host is unreachable", "connection reset",
+        "connection closed by", "the remote end hung up", "early eof",
+    )),
+    ("the server failed", True, ("returned error: 5", "http 5", "rpc failed", "rate limit", "temporarily unavailable")),
+    ("repository not found", True, (
+        "does not appear to be a git repository", "repository not found", "returned error: 404",
+    )),
+    ("authentication refused", False, (
+        "permission denied", "authentication failed", "returned error: 401", "returned error: 403",
+        "could not read username", "could not read password", "terminal prompts disabled",
+        "host key verification failed", "invalid username or password",
+    )),
+    ("push rejected", False, ("[remote rejected]", "hook declined", "protected branch")),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GitFailure:
+    """What went wrong talking to a remote: a class for people, whether retrying may help, git's own words."""
+
+    cause: str
+    transient: bool
+    detail: str
+
+
+def git_failure(output: str) -> GitFailure:
+    """Classify git's output of a failed fetch or push (see `_FAILURE_CLASSES`)."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    lowered = [ln.lower() for ln in lines]
+    for cause, transient, hints in _FAILURE_CLASSES:
+        for line, low in zip(lines, lowered, strict=True):
+            if any(hint in low for hint in hints):
+                return GitFailure(cause, transient, redact(_strip_prefix(line)))
+    detail = next((ln for ln in reversed(lines) if ln.lower().startswith(("fatal", "error"))), "")
+    return GitFailure("git failed", False, redact(_strip_prefix(detail or (lines[-1] if lines else "no output"))))
+
+
+def _strip_prefix(line: str) -> str:
+    for prefix in ("fatal: ", "error: ", "remote: "):
+        line = line.removeprefix(prefix)
+    return line
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,16 @@ class Commit:
 class Person:
     name: str
     email: str
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """A commit's message, committer e-mail and the paths it changed (against its first parent)."""
+
+    sha: str
+    committer_email: str
+    message: str
+    paths: frozenset[str]
 
 
 class PushRejected(TransientError):
@@ -152,15 +194,13 @@ class GitRepository:
                 f"repository {self.name!r}: git {args[0]} {redact(self.url)} took longer than {self.timeout}s"
             ) from None
 
-    def _fetch_error(self, stderr: str, branch: str, verb: str = "fetch") -> Exception:
-        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-        detail = next((ln for ln in reversed(lines) if ln.lower().startswith(("fatal", "error"))), "")
-        detail = redact(detail or (lines[-1] if lines else "git fetch failed"))
-        if "couldn't find remote ref" in detail:
-            detail = f"branch {branch!r} does not exist"
-        message = f"repository {self.name!r}: cannot {verb} {redact(self.url)}: {detail}"
-        transient = any(hint in detail.lower() for hint in _TRANSIENT_HINTS)
-        return TransientError(message) if transient else PermanentError(message)
+    def _fetch_error(self, output: str, branch: str, verb: str = "fetch") -> Exception:
+        where = f"repository {self.name!r}: cannot {verb} {redact(self.url)}"
+        if "couldn't find remote ref" in output:
+            return PermanentError(f"{where}: branch {branch!r} does not exist")
+        failure = git_failure(output)
+        message = f"{where}: {failure.cause} ({failure.detail})"
+        return TransientError(message) if failure.transient else PermanentError(message)
 
     def _env(self) -> dict[str, str]:
         env = os.environ | {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
@@ -239,16 +279,23 @@ class GitRepository:
         )  # fmt: skip
         return out.stdout.decode().strip()
 
-    def find_commit(self, ref: str, *, trailer: str, since: float | None = None) -> str | None:
-        """The newest commit reachable from `ref` whose message has the line `trailer`."""
-        args = ["log", "-1", "--format=%H", f"--grep=^{re.escape(trailer)}$"]
+    def commits_with_line(
+        self, ref: str, line: str, *, since: float | None = None, limit: int = 20
+    ) -> list[CommitRecord]:
+        """Commits reachable from `ref` (newest first, at most `limit`) whose message has the
+        line `line` somewhere, with their committer and the files they changed: the caller
+        decides which of them, if any, is really the one it looks for."""
+        args = ["log", f"-{limit}", "--no-renames", "--format=%x1e%H%x00%ce%x00%B%x00", "--name-only", "-z",
+                f"--grep=^{re.escape(line)}$"]  # fmt: skip
         if since is not None:
             args.append(f"--since={int(since)}")
-        out = self._plumbing(*args, ref, check=False).decode().strip()
-        if not out:
-            return None
-        body = self._plumbing("log", "-1", "--format=%B", out).decode()
-        return out if trailer in body.splitlines() else None
+        out = self._plumbing(*args, ref, "--", check=False).decode("utf-8", "surrogateescape")
+        records = []
+        for record in out.split("\x1e")[1:]:
+            sha, email, message, *paths = record.split("\0")
+            changed = frozenset(p.lstrip("\n") for p in paths if p.strip("\n"))
+            records.append(CommitRecord(sha, email, message, changed))
+        return records
 
     def has_commit(self, sha: str) -> bool:
         return self._plumbing("cat-file", "-t", sha, check=False).strip() == b"commit"
@@ -309,6 +356,58 @@ class GitRepository:
             "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s", *revisions, "--",
         ]  # fmt: skip
         return ChangeStream(command, wanted)
+
+    # -- refs outside the branch (the audit anchors) -----------------------------------
+
+    def fetch_ref(self, ref: str) -> str | None:
+        """Fetch any ref of the remote (`refs/...`, cloning the first time) and return its sha;
+        None when the remote has no such ref. The remote is the authority: a local value is
+        never used in its place."""
+        with self._lock():
+            if not (self.path / "HEAD").exists():
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._plumbing("init", "--quiet", "--bare")
+            proc = self._network("fetch", "--quiet", "--no-tags", "--", self.url, f"+{ref}:{_mirror(ref)}")
+        if proc.returncode != 0:
+            output = proc.stderr.decode("utf-8", "replace")
+            if "couldn't find remote ref" in output.lower():
+                return None
+            raise self._fetch_error(output, ref)
+        return self._plumbing("rev-parse", "--verify", "--quiet", _mirror(ref), check=False).decode().strip() or None
+
+    def write_empty_commit(self, *, parent: str | None, message: str, committer: Person) -> str:
+        """A commit with the empty tree on top of `parent` (a root commit without one), authored
+        and committed by `committer`: a record that is nothing but its message."""
+        tree = self._plumbing("mktree", input=b"").decode().strip()
+        env = os.environ | {
+            "GIT_AUTHOR_NAME": committer.name, "GIT_AUTHOR_EMAIL": committer.email,
+            "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email,
+        }  # fmt: skip
+        parents = ["-p", parent] if parent else []
+        out = subprocess.run(
+            ["git", f"--git-dir={self.path}", "commit-tree", tree, *parents, "-F", "-"],
+            input=message.encode(), capture_output=True, timeout=self.timeout, env=env, check=True,
+        )  # fmt: skip
+        return out.stdout.decode().strip()
+
+    def push_ref(self, sha: str, ref: str) -> None:
+        """Push `sha` to `ref` (`refs/...`), fast-forward only; PushRejected when the ref moved on."""
+        proc = self._network("push", "--quiet", "--porcelain", "--", self.url, f"{sha}:{ref}")
+        if proc.returncode == 0:
+            return
+        output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+        # "failed to update ref" / "cannot lock ref": another push landed between our
+        # reading of the ref and our update of it.
+        moved = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "failed to update ref", "cannot lock ref")
+        if any(hint in output for hint in moved):
+            raise PushRejected(f"repository {self.name!r}: {ref} moved on while pushing; retrying on top of it")
+        raise self._fetch_error(output, ref, verb="push to")
+
+    def log_messages(self, ref: str) -> list[tuple[str, str]]:
+        """(sha, message) of each commit along the first parents of `ref`, newest first."""
+        out = self._plumbing("log", "--first-parent", "-z", "--format=%H%n%B", ref, "--")
+        records = (record.partition("\n") for record in out.decode("utf-8", "replace").split("\0") if record)
+        return [(sha, message) for sha, _, message in records]
 
     def _plumbing(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
         command = ["git", f"--git-dir={self.path}", *args]
@@ -377,6 +476,11 @@ def _parse_record(record: bytes, wanted: dict[bytes, str]) -> Iterator[tuple[str
             commit = Commit(*header.decode("utf-8", "replace").split("\x1f", 4))
         _, _, old, new, _status = fields[i - 1].decode().split(" ")
         yield path, Change(commit, old, new)
+
+
+def _mirror(ref: str) -> str:
+    """Where the clone keeps its copy of the remote's `ref` (`refs/x/y` -> `refs/portal/remote/x/y`)."""
+    return "refs/portal/remote/" + ref.removeprefix("refs/")
 
 
 def _verb(args: tuple[str, ...]) -> str:

@@ -55,6 +55,9 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
             _refresh_matrix(catalog, promotion.to_stage)
     except (TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "the task ran out of time"
+        if promotion.attempts >= settings.GITOPS_PORTAL_MAX_ATTEMPTS:
+            _fail(promotion, claim, f"gave up after {promotion.attempts} attempts: {reason}")
+            return promotion
         transition(promotion, State.QUEUED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
                    message=f"will retry: {reason}", error=reason)  # fmt: skip
         raise TransientError(reason) from None
@@ -132,7 +135,7 @@ def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: st
         # Only a re-run can find an earlier push of its own (a first attempt skips the search).
         earlier = promotion.attempts > 1 or attempt > 0
         ref = f"refs/remotes/origin/{promotion.branch}"
-        done = earlier and git.find_commit(ref, trailer=messages.trailer(promotion.pk), since=since)
+        done = earlier and own_commit(git, ref, promotion, items, since=since)
         if done:  # an earlier attempt pushed it and died before saying so
             _finish(promotion, claim, State.COMMITTED, f"committed {done[:10]} to {promotion.branch}", commit=done,
                     landed_at=timezone.now())  # fmt: skip
@@ -161,7 +164,7 @@ def _pull_request(
     if _noop(promotion, items, edits, claim):
         return
     pushed = git.fetch_branch(branch)
-    if pushed is None or not git.find_commit(pushed, trailer=messages.trailer(promotion.pk)):
+    if pushed is None or own_commit(git, pushed, promotion, items, limit=1) != pushed:
         pushed = _write(git, promotion, items, edits, base)
         git.push(pushed, branch, force=True)  # the branch is this promotion's own
     link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
@@ -171,6 +174,30 @@ def _pull_request(
     _finish(promotion, claim, State.PR_OPEN, f"pull request #{pr.number} opened: {pr.url}", items=items, commit=pushed,
             base_commit=base, pr_branch=branch, pull_request_number=pr.number, pull_request_url=pr.url,
             diff=_diff(edits))  # fmt: skip
+
+
+def own_commit(
+    git: GitRepository,
+    ref: str,
+    promotion: Promotion,
+    items: list[PromotionItem],
+    *,
+    since: float | None = None,
+    limit: int = 20,
+) -> str | None:
+    """An earlier push of this very promotion reachable from `ref`, if any: committed by the
+    portal, with the portal's own trailer block (and the promotion's secret nonce), changing
+    only the promotion's files. A commit that merely mentions `Promotion-Id: N` is not it."""
+    paths = {item.path for item in items}
+    for record in git.commits_with_line(ref, messages.trailer(promotion.pk), since=since, limit=limit):
+        if (
+            record.committer_email == committer().email
+            and record.paths
+            and record.paths <= paths
+            and messages.is_own_message(record.message, promotion)
+        ):
+            return record.sha
+    return None
 
 
 def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items: list[PromotionItem]) -> list[Edit]:

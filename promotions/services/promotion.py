@@ -6,6 +6,7 @@ The rules live here; the Celery task only calls `promotion_execute` with an id.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from promotions.history import application_history_get
 from promotions.models import AuditEvent, Pin, Promotion, PromotionItem, RepositoryState, StageVersion
 from promotions.permissions import Denied, Who, cancel_refusal, request_refusal, require, who
 from promotions.services.notify import notify_transition
+from promotions.text import free_text, text_problem
 from promotions.yamlwrite import Edit
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,7 @@ def promotion_request(
 
     Refused (Denied) for a user who may not request into the stage; refused during a
     freeze unless an admin gives a written override (recorded on the promotion)."""
+    reason, override_reason = _checked_text(reason, override_reason, version, metadata or {})
     requester = who(requested_by, catalog)
     if to_stage in catalog.stage_names:
         require(request_refusal(requester, catalog, to_stage))
@@ -146,8 +149,9 @@ def promotion_request(
         from_stage=from_stage,
         to_stage=to_stage,
         requested_by=requested_by,
-        reason=reason.strip(),
+        reason=reason,
         metadata=metadata or {},
+        nonce=secrets.token_hex(16),
     )
     for item in plan.items:
         item.promotion = promotion
@@ -160,6 +164,19 @@ def promotion_request(
                      stage=to_stage, after=override)  # fmt: skip
     transaction.on_commit(lambda: promotion_dispatch(promotion_id=promotion.pk))
     return promotion
+
+
+def _checked_text(reason: str, override_reason: str, version: str | None, metadata: dict[str, Any]) -> tuple[str, str]:
+    """User text goes into commit messages: single-line fields must be single lines, free text
+    may have line breaks but no other control characters (PromotionError naming the field)."""
+    single = {"version": version or ""} | {key: str(value) for key, value in metadata.items()}
+    for name, value in single.items():
+        if problem := text_problem(value):
+            raise PromotionError(f"{name}: {problem}")
+    for name, value in (("reason", reason), ("override_reason", override_reason)):
+        if problem := text_problem(value, multiline=True):
+            raise PromotionError(f"{name}: {problem}")
+    return free_text(reason), free_text(override_reason)
 
 
 def check_freeze(
