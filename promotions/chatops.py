@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from promotions.audit import audit_context
+from promotions.audit import audit_context, audit_record
 from promotions.config import Catalog, catalog_get
 from promotions.errors import PortalError
 from promotions.models import Profile, Promotion, StageVersion
@@ -42,24 +42,27 @@ COMMANDS = [
 ]
 
 
-def slash_command(form: Mapping[str, str]) -> dict[str, Any]:
-    """The Slack message answering one (already verified) slash command."""
+CHAT_SYSTEMS = {"slack": ("Slack", "chat_user_id"), "mattermost": ("Mattermost", "mattermost_user_id")}
+
+
+def slash_command(form: Mapping[str, str], *, system: str = "slack") -> dict[str, Any]:
+    """The answer to one (already verified) slash command from `system` (slack or mattermost)."""
     text = " ".join(form.get("text", "").split())
     catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
     for name, pattern in COMMANDS:
         match = pattern.match(text)
         if match:
-            return _run(name, match.groupdict(), form, catalog)
+            return _run(name, match.groupdict(), form, catalog, system)
     return _reply(HELP if text in ("", "help") else f"I don't understand `{text}`.\n{HELP}")
 
 
-def _run(name: str, args: dict[str, str], form: Mapping[str, str], catalog: Catalog) -> dict[str, Any]:
+def _run(name: str, args: dict[str, str], form: Mapping[str, str], catalog: Catalog, system: str) -> dict[str, Any]:
     if name == "status":
         return _reply(_status(catalog, args.get("app")))
-    user = chat_user(form.get("user_id", ""), form.get("user_name", ""))
-    if user is None:
-        return _reply(f"I don't know you ({form.get('user_name') or form.get('user_id')}): ask an admin to link your "
-                      "chat user to your portal account.")  # fmt: skip
+    user_id = form.get("user_id", "")
+    user = chat_user(system, user_id)
+    if user is None or not user.is_active:
+        return _reply(_unknown(system, user_id, form.get("user_name", ""), user))
     try:
         with audit_context(source="chatops"):
             promotion, summary = ACTIONS[name](args, user, catalog)
@@ -68,12 +71,30 @@ def _run(name: str, args: dict[str, str], form: Mapping[str, str], catalog: Cata
     return _reply(f"{summary} {_link(promotion)}", public=True)
 
 
-def chat_user(user_id: str, user_name: str) -> User | None:
-    """The portal user behind a chat user: an explicit link, else the same username."""
-    profile = Profile.objects.filter(chat_user_id=user_id).select_related("user").first() if user_id else None
-    if profile is not None:
-        return profile.user
-    return User.objects.filter(username=user_name, is_active=True).first() if user_name else None
+def chat_user(system: str, user_id: str) -> User | None:
+    """The portal user an admin linked to this chat user id (active or not: the caller checks).
+    A chat user *name* never counts: anyone can pick one."""
+    if not user_id:
+        return None
+    field = CHAT_SYSTEMS[system][1]
+    profile = Profile.objects.filter(**{field: user_id}).select_related("user").first()
+    return profile.user if profile else None
+
+
+def _unknown(system: str, user_id: str, user_name: str, user: User | None) -> str:
+    """Why a chat user may not change anything, and how to get linked; recorded so that an admin
+    can confirm links later (`manage.py identity_links propose`)."""
+    label = CHAT_SYSTEMS[system][0]
+    with audit_context(source="chatops"):
+        audit_record(action="chatops.unlinked", actor=f"{system}:{user_id}"[:150],
+                     message=f"{label} user {user_name or '?'} ({user_id or 'no id'}) tried a change",
+                     targets={"system": system, "user_id": user_id[:100], "user_name": user_name[:100],
+                              "linked_to": user.get_username() if user else None})  # fmt: skip
+    if user is not None:
+        return f"Your linked portal account ({user.get_username()}) is deactivated: ask an admin."
+    return (f"I don't know you: your {label} user id `{user_id or '?'}` is not linked to a portal account. "
+            f"Ask an admin to link it (`manage.py identity_links link USERNAME --{system} {user_id or 'ID'}`, "
+            "or the user's page in the admin). Until then you can use `status` and `help`.")  # fmt: skip
 
 
 def _promote(args: dict[str, str], user: User, catalog: Catalog) -> tuple[Promotion, str]:

@@ -4,7 +4,6 @@ session and no CSRF token: each request proves itself with an HMAC signature ins
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import time
 
@@ -14,22 +13,19 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from promotions.chatops import slash_command
-from promotions.services.webhooks import WebhookRefused, webhook_receive
+from promotions.services.webhooks import WebhookRefused, delivery_first_time, webhook_receive
 from promotions.signatures import slack_valid
 
 
 @csrf_exempt
 @require_POST
 def github_webhook(request: HttpRequest) -> HttpResponse:
-    """Verified, de-duplicated, stored, answered at once; the work happens in a task."""
-    try:
-        payload = json.loads(request.body or b"{}")
-    except ValueError:
-        return JsonResponse({"error": "the body is not JSON"}, status=400)
+    """Verified (before the body is parsed), de-duplicated, stored, answered at once; the work
+    happens in a task."""
     try:
         outcome = webhook_receive(
             event=request.headers.get("X-GitHub-Event", ""), delivery_id=request.headers.get("X-GitHub-Delivery", ""),
-            signature=request.headers.get("X-Hub-Signature-256", ""), body=request.body, payload=payload,
+            signature=request.headers.get("X-Hub-Signature-256", ""), body=request.body,
         )  # fmt: skip
     except WebhookRefused as exc:
         return JsonResponse({"error": str(exc)}, status=exc.status)
@@ -47,7 +43,14 @@ def slack_command(request: HttpRequest) -> HttpResponse:
                           request.headers.get("X-Slack-Signature", ""), now=time.time())  # fmt: skip
     if problem:
         return JsonResponse({"text": f"refused: {problem}"}, status=401)
-    return JsonResponse(slash_command(request.POST))
+    # Inside the replay window the same signed request must not act twice.
+    seen = request.headers.get("X-Slack-Request-Timestamp", "") + request.headers.get("X-Slack-Signature", "")
+    if not delivery_first_time(system="slack", key=seen):
+        return JsonResponse(REPLAYED)
+    return JsonResponse(slash_command(request.POST, system="slack"))
+
+
+REPLAYED = {"response_type": "ephemeral", "text": "This request was already handled; the replay is ignored."}
 
 
 SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
@@ -65,6 +68,9 @@ def mattermost_command(request: HttpRequest) -> HttpResponse:
     given = header.removeprefix("Token ").strip() if header.startswith("Token ") else request.POST.get("token", "")
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         return JsonResponse({"text": "refused: bad token"}, status=401)
-    reply = slash_command(request.POST)
+    trigger = request.POST.get("trigger_id", "")  # unique per invocation, when Mattermost sends one
+    if trigger and not delivery_first_time(system="mattermost", key=trigger):
+        return JsonResponse(REPLAYED)
+    reply = slash_command(request.POST, system="mattermost")
     text = SLACK_LINK.sub(r"[\2](\1)", reply["text"])  # Mattermost writes links in Markdown
     return JsonResponse({"response_type": reply["response_type"], "text": text})

@@ -178,6 +178,7 @@ def test_github_reviews_count_except_the_requesters_own(github_pipeline, gh, ali
     path, _ = github_pipeline
     gh.add_token("alice-token", "alice-gh")
     Profile.objects.create(user=alice, github_login="alice-gh")
+    Profile.objects.create(user=bob, github_login="BOB")  # GitHub logins ignore case
     promotion = run(promote(path, requested_by=alice))
     for token in ("alice-token", "bob-token"):
         reviewer = Github(base_url=gh.api_url, auth=Auth.Token(token), retry=None)

@@ -45,6 +45,8 @@ class PromotionCommand(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise PortalError(f"no user named {username!r}")
+        if not user.is_active:
+            raise PortalError(f"user {username!r} is deactivated")
         return user
 
     def actor(self, username: str | None, catalog: Catalog) -> Who:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q
 
 from promotions.audit import audit_record
 from promotions.config import Catalog, catalog_get
@@ -50,7 +49,7 @@ def approval_status(promotion: Promotion, catalog: Catalog) -> ApprovalStatus:
     status = ApprovalStatus(stage.promotion.required(promotion.kind))
     latest: dict[str, Approval] = {}
     for approval in promotion.approvals.select_related("user").order_by("created_at", "id"):
-        latest[approval.reviewer] = approval
+        latest[_reviewer_key(approval)] = approval
     for approval in latest.values():
         reason = _why_not(approval, promotion, catalog)
         if reason:
@@ -62,11 +61,20 @@ def approval_status(promotion: Promotion, catalog: Catalog) -> ApprovalStatus:
     return status
 
 
+def _reviewer_key(approval: Approval) -> str:
+    """Whose decision this is: the portal user, else the outside login (never confused with a
+    portal user of the same name: an unlinked GitHub `bob` is not bob)."""
+    return f"user:{approval.user_id}" if approval.user_id else f"{approval.source}:{approval.reviewer.lower()}"
+
+
 def _why_not(approval: Approval, promotion: Promotion, catalog: Catalog) -> str:
     if approval.commit and promotion.commit and approval.commit != promotion.commit:
         return "given on an earlier version of the change"
     if approval.user is None:
-        return f"GitHub user {approval.reviewer} is not linked to a portal user"
+        return (f"GitHub user {approval.reviewer} is not linked to a portal user (an admin links it: "
+                f"manage.py identity_links link USERNAME --github {approval.reviewer})")  # fmt: skip
+    if not approval.user.is_active:
+        return f"{approval.user.get_username()}'s portal account is deactivated"
     return approve_refusal(who(approval.user, catalog), catalog, promotion) or ""
 
 
@@ -152,10 +160,10 @@ def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, s
 
 
 def _github_user(login: str) -> User | None:
-    profile = Profile.objects.filter(github_login__iexact=login).select_related("user").first()
-    if profile is not None:
-        return profile.user
-    return User.objects.filter(Q(username__iexact=login)).first()
+    """The portal user an admin linked to this GitHub login (GitHub logins ignore case); a login
+    that merely equals a username is nobody. Whether the user is active is checked when counting."""
+    profile = Profile.objects.filter(github_login__iexact=login).select_related("user").first() if login else None
+    return profile.user if profile else None
 
 
 def inbox(*, actor: Who, catalog: Catalog) -> list[Promotion]:
