@@ -8,6 +8,7 @@ yaml-path. Failures raise `LocateError` with a sentence naming what was expected
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -271,3 +272,27 @@ class ImageLocator:
 
 
 Locator = KustomizeImageLocator | PathLocator | HelmReleaseChartLocator | ImageLocator
+
+
+# -- what a version may look like, per locator kind -------------------------------------------
+
+_OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+_SEMVER = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+_CHART_RANGE = re.compile(r"[0-9A-Za-z.*^~<>=!|, +-]{1,255}")  # constraints as Flux and Helm take them
+_TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+:@/~=-]{0,254}")
+OCI_RULE = "an OCI image tag: letters, digits, _ . -, at most 128 characters, not starting with . or -"
+CHART_RULE = "a chart version: SemVer (1.2.3, 1.2.3-rc.1) or a version range (>=1.2.0 <2.0.0, ~1.2, 1.x)"
+TOKEN_RULE = "one token of letters, digits and _ . + : @ / ~ = - (no spaces, quotes or brackets), at most 255"
+
+
+def version_problem(locator: Locator, version: str) -> str | None:
+    """Why `version` cannot be written where `locator` points (None when it can): a Kubernetes
+    image tag must be a valid OCI tag, a chart version SemVer or a range, anything else one token."""
+    if isinstance(locator, ImageLocator | KustomizeImageLocator):
+        ok = _OCI_TAG.fullmatch(version) or (isinstance(locator, KustomizeImageLocator) and _DIGEST.fullmatch(version))
+        return None if ok else f"version {version!r} is not {OCI_RULE}"
+    if isinstance(locator, HelmReleaseChartLocator):
+        ranged = _CHART_RANGE.fullmatch(version) and (any(c.isdigit() for c in version) or version in "*xX")
+        return None if _SEMVER.fullmatch(version) or ranged else f"version {version!r} is not {CHART_RULE}"
+    return None if _TOKEN.fullmatch(version) else f"version {version!r} is not {TOKEN_RULE}"

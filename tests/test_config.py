@@ -172,6 +172,24 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
             5,
             "repositories[0].provider: Input should be 'local' or 'github'",
         ),
+        (
+            ('path: "{stage}/{app}/kustomization.yaml"', 'path: "../{stage}/{app}/kustomization.yaml"'),
+            17,
+            "applications.defaults.path: path '../{stage}/{app}/kustomization.yaml' must stay inside the repository "
+            "(relative, without '..' segments)",
+        ),
+        (
+            ('path: "{stage}/{app}/kustomization.yaml"', 'path: "/etc/{app}.yaml"'),
+            17,
+            "applications.defaults.path: path '/etc/{app}.yaml' must stay inside the repository (relative, without "
+            "'..' segments)",
+        ),
+        (
+            ('discover: "{stage}/{app}/kustomization.yaml"', 'discover: "{stage}/../{app}/kustomization.yaml"'),
+            20,
+            "applications.discover: path '{stage}/../{app}/kustomization.yaml' must stay inside the repository "
+            "(relative, without '..' segments)",
+        ),
         (("  - name: production", "  - name: staging"), 11, "stages[1]: duplicate name 'staging'"),
         (
             ("    branch: main", "    branch: main\n    branch: dev"),

@@ -34,6 +34,14 @@ def check_template(value: str, allowed: tuple[str, ...] = ("app", "stage")) -> s
     return value
 
 
+def check_repo_path(value: str) -> str:
+    """A file path template inside the repository: relative, and never climbing out of it."""
+    check_template(value)
+    if value.startswith("/") or ".." in value.replace("\\", "/").split("/"):
+        raise ValueError(f"path {value!r} must stay inside the repository (relative, without '..' segments)")
+    return value
+
+
 Template = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -259,7 +267,7 @@ class StageOverride(Model):
     path: Template | None = None
     version: VersionLocator | None = None
 
-    _path = field_validator("path")(check_template)
+    _path = field_validator("path")(check_repo_path)
 
 
 class ApplicationDefaults(Model):
@@ -268,7 +276,7 @@ class ApplicationDefaults(Model):
     version: VersionLocator | None = None
     live: LiveSelector | None = None
 
-    _path = field_validator("path")(check_template)
+    _path = field_validator("path")(check_repo_path)
 
 
 class ApplicationConfig(ApplicationDefaults):
@@ -278,7 +286,7 @@ class ApplicationConfig(ApplicationDefaults):
 
 
 def _check_discover(value: str) -> str:
-    check_template(value)
+    check_repo_path(value)
     if "{app}" not in value:
         raise ValueError(f"discover pattern {value!r} must contain {{app}}")
     return value

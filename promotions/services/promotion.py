@@ -20,6 +20,7 @@ from promotions.config import Catalog
 from promotions.errors import PermanentError, PortalError
 from promotions.freeze import active_freeze, describe
 from promotions.history import application_history_get
+from promotions.locators import version_problem
 from promotions.models import AuditEvent, Pin, Promotion, PromotionItem, RepositoryState, StageVersion
 from promotions.permissions import Denied, Who, cancel_refusal, request_refusal, require, who
 from promotions.services.notify import notify_transition
@@ -95,6 +96,10 @@ def _item(
         raise PromotionError(f"{name} has no version in {source or 'any stage'} to promote; give one explicitly")
     if version and source and (upstream is None or version != upstream.version):
         _check_known(catalog, name, goal.repository, source, version)
+    spec = catalog.application(name, goal.repository)
+    stage_file = spec.files.get(target) if spec else None
+    if stage_file is not None and (problem := version_problem(stage_file.locator, wanted)):
+        raise PromotionError(f"{name} in {target}: {problem}")
     return PromotionItem(application=name, path=goal.path, from_version=goal.version or "", to_version=wanted)
 
 
