@@ -1,6 +1,10 @@
 """The audit history: who did what, from where, written in the same transaction as the
 change it records, chained by hashes so that tampering shows.
 
+With `AUDIT_HMAC_KEY` set, each event also carries a MAC of its hash: someone who can
+write the database but does not have the key cannot re-hash the chain unnoticed.
+Anchors of the chain outside the database are in `promotions.audit_anchor`.
+
 The source (ui, api, chatops, webhook, ci, cli, system) and the request id come from the
 context the work runs in (`audit_context`), set once by the middleware, a command or a
 task, so services need not pass them around.
@@ -9,6 +13,7 @@ task, so services need not pass them around.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -77,6 +83,7 @@ def audit_record(
             targets=targets or {}, before=before, after=after, request_id=context.request_id[:64], prev_hash=previous,
         )  # fmt: skip
         event.hash = event_hash(event)
+        event.mac = event_mac(event.hash, settings.AUDIT_HMAC_KEY) if settings.AUDIT_HMAC_KEY else ""
         event.save()
     return event
 
@@ -102,11 +109,20 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def event_mac(chain_hash: str, key: str) -> str:
+    """HMAC-SHA256 of an event's hash with the audit key, hex: proves the key's holder wrote it."""
+    return hmac.new(key.encode(), chain_hash.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Verification:
+    """The outcome of `audit_verify`: how many events were read, and the first that does not fit."""
+
     count: int
     broken: AuditEvent | None = None
     problem: str = ""
+    macs_checked: bool = False  # AUDIT_HMAC_KEY was set
+    without_mac: int = 0  # events from before the key was set (intact chains only)
 
     @property
     def intact(self) -> bool:
@@ -114,13 +130,33 @@ class Verification:
 
 
 def audit_verify() -> Verification:
-    """Recompute the chain from the first event; the first event that does not fit is named."""
-    previous, count = GENESIS, 0
+    """Recompute the chain (and, with AUDIT_HMAC_KEY, each MAC) from the first event; the
+    first event that does not fit is named."""
+    key = settings.AUDIT_HMAC_KEY
+    previous, count, without_mac = GENESIS, 0, 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        signed_before = count > without_mac  # an earlier event has a MAC
         count += 1
-        if event.prev_hash != previous:
-            return Verification(count, event, "its link to the previous event does not match (an event was removed)")
-        if event_hash(event) != event.hash:
-            return Verification(count, event, "its content does not match its hash (it was changed)")
+        problem = _chain_problem(event, previous) or (_mac_problem(event, key, signed_before) if key else "")
+        if problem:
+            return Verification(count, event, problem, macs_checked=bool(key))
+        without_mac += not event.mac
         previous = event.hash
-    return Verification(count)
+    return Verification(count, macs_checked=bool(key), without_mac=without_mac)
+
+
+def _chain_problem(event: AuditEvent, previous: str) -> str:
+    if event.prev_hash != previous:
+        return "its link to the previous event does not match (an event was removed)"
+    if event_hash(event) != event.hash:
+        return "its content does not match its hash (it was changed)"
+    return ""
+
+
+def _mac_problem(event: AuditEvent, key: str, signed_before: bool) -> str:
+    """Events without a MAC are accepted only before the first one with a MAC (older than the key)."""
+    if not event.mac and signed_before:
+        return "it has no MAC although an earlier event has one: it was added or re-hashed without the key"
+    if event.mac and not hmac.compare_digest(event.mac, event_mac(event.hash, key)):
+        return "its MAC does not match: it was changed or re-hashed without the key"
+    return ""

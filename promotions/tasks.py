@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from gitops_portal.celery import app
+from promotions.audit_anchor import audit_anchor_write
 from promotions.config import catalog_get
 from promotions.errors import TransientError
 from promotions.services import matrix_refresh
@@ -56,3 +57,12 @@ def notification_deliver_task(self, delivery_pk: int) -> None:  # type: ignore[n
 def promotions_sweep_task() -> None:
     """Re-send lost or stalled promotions; notice pull requests merged elsewhere."""
     promotions_sweep()
+
+
+@app.task(bind=True, acks_late=True, ignore_result=True, max_retries=3)
+def audit_anchor_task(self) -> None:  # type: ignore[no-untyped-def]
+    """Anchor the audit chain's head outside the database (skipped when it has not moved)."""
+    try:
+        audit_anchor_write(catalog=catalog_get(settings.GITOPS_PORTAL_CONFIG))
+    except TransientError as exc:
+        raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from None
