@@ -66,14 +66,15 @@ class _Target:
 
 
 def repository_snapshot_read(
-    *, catalog: Catalog, repo: GitRepository, commit: str, cache_dir: Path
+    *, catalog: Catalog, repo: GitRepository, commit: str, cache_dir: Path, max_bytes: int | None = None
 ) -> RepositorySnapshot:
-    """The repository's cells at `commit`, from the cache when that commit was read before."""
+    """The repository's cells at `commit`, from the cache when that commit was read before.
+    Files bigger than `max_bytes` are not parsed: their cells say so."""
     cache_file = cache_dir / f"{repo.name}.json"
-    cached = _cache_load(cache_file)
+    cached = _cache_load(cache_file, max_bytes)
     if cached and cached.commit == commit and cached.fingerprint == catalog.fingerprint:
         return cached
-    reader = BlobReader(repo, cached.results if cached else {})
+    reader = BlobReader(repo, cached.results if cached else {}, max_bytes)
     tree = repo.tree(commit)
     apps = catalog.applications_in(repo.name, tree)
     present = [(app, stage, sf, tree[sf.path]) for app in apps for stage, sf in app.files.items() if sf.path in tree]
@@ -100,18 +101,21 @@ def repository_snapshot_read(
         results=reader.used,
         last={key: list(_commit_fields(c)) for key, c in last.items() if c},
     )
-    _cache_save(cache_file, snapshot)
+    _cache_save(cache_file, snapshot, max_bytes)
     return snapshot
 
 
 class BlobReader:
-    """Locator results per (locator, blob), parsing each blob at most once."""
+    """Locator results per (locator, blob), parsing each blob at most once, and none bigger than
+    `max_bytes` (a 50 MB file would take a process's memory and a minute: its result says so)."""
 
-    def __init__(self, repo: GitRepository, known: dict[str, Result]) -> None:
+    def __init__(self, repo: GitRepository, known: dict[str, Result], max_bytes: int | None = None) -> None:
         self.repo = repo
         self.known = known
+        self.max_bytes = max_bytes
         self.used: dict[str, Result] = {}
         self.content: dict[str, bytes] = {}  # raw blobs read ahead by `prefetch`
+        self.oversized: dict[str, int] = {}  # blob -> size, for blobs over max_bytes
 
     def evaluate(self, pairs: Iterable[tuple[Locator, str]]) -> None:
         missing: dict[str, list[Locator]] = {}
@@ -122,10 +126,23 @@ class BlobReader:
             elif locator not in missing.setdefault(blob, []):
                 missing[blob].append(locator)
         fetched = {b: self.content[b] for b in missing if b in self.content}
-        fetched |= self.repo.read_blobs(b for b in missing if b not in fetched)
+        self._measure(b for b in missing if b not in fetched)
+        fetched |= self.repo.read_blobs(b for b in missing if b not in fetched and b not in self.oversized)
+        for blob in (b for b in missing if b in self.oversized):
+            result = (None, None, too_big(self.oversized[blob], self.max_bytes or 0))
+            for locator in missing[blob]:
+                self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result
         for blob, content in fetched.items():
             for locator, result in zip(missing[blob], locate_all(content, missing[blob]), strict=True):
                 self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result
+
+    def _measure(self, blobs: Iterable[str]) -> None:
+        """Note which of `blobs` are over the size limit (one process, only with a limit)."""
+        unknown = [b for b in blobs if b not in self.oversized]
+        if self.max_bytes is None or not unknown:
+            return
+        sizes = self.repo.blob_sizes(unknown)
+        self.oversized |= {blob: size for blob, size in sizes.items() if size > self.max_bytes}
 
     def result(self, locator: Locator, blob: str) -> Result:
         return self.used[f"{locator.key}@{blob}"]
@@ -134,7 +151,8 @@ class BlobReader:
         """Read (not parse) many blobs in one round trip, for `changed` to look at."""
         wanted = set(blobs) - {NULL_SHA}
         kept = {blob: self.content[blob] for blob in wanted & self.content.keys()}
-        self.content = kept | self.repo.read_blobs(wanted - kept.keys())
+        self._measure(wanted - kept.keys())
+        self.content = kept | self.repo.read_blobs(wanted - kept.keys() - self.oversized.keys())
 
     def changed(self, locator: Locator, before: str, version: str) -> bool:
         """Whether blob `before` held a version other than `version`.
@@ -152,6 +170,15 @@ class BlobReader:
             self.evaluate([(locator, before)])
         self.used[key] = self.known[key]
         return self.known[key][0] != version
+
+
+def too_big(size: int, limit: int) -> str:
+    """The error of a file over the parsing limit, for people."""
+    return f"the file is {_size(size)}, over the {_size(limit)} limit for stage files (GITOPS_PORTAL_MAX_FILE_BYTES)"
+
+
+def _size(count: int) -> str:
+    return f"{count / 1048576:.1f} MB" if count >= 1048576 else f"{count / 1024:.0f} KB"
 
 
 def locate_all(content: bytes, locators: list[Locator]) -> list[Result]:
@@ -268,19 +295,19 @@ def _cell(app: AppSpec, stage: str, sf: StageFile, result: Result, commit: Commi
     )
 
 
-def cached_results(*, cache_dir: Path, repository: str) -> dict[str, Result]:
+def cached_results(*, cache_dir: Path, repository: str, max_bytes: int | None = None) -> dict[str, Result]:
     """Locator results remembered from the last read of `repository` (empty if none)."""
-    cached = _cache_load(cache_dir / f"{repository}.json")
+    cached = _cache_load(cache_dir / f"{repository}.json", max_bytes)
     return cached.results if cached else {}
 
 
-def _cache_load(path: Path) -> RepositorySnapshot | None:
+def _cache_load(path: Path, max_bytes: int | None) -> RepositorySnapshot | None:
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if data.get("format") != CACHE_FORMAT:
-        return None
+    if data.get("format") != CACHE_FORMAT or data.get("max_bytes") != max_bytes:
+        return None  # another format, or results read under another size limit
     return RepositorySnapshot(
         repository=data["repository"],
         commit=data["commit"],
@@ -292,8 +319,8 @@ def _cache_load(path: Path) -> RepositorySnapshot | None:
     )
 
 
-def _cache_save(path: Path, snapshot: RepositorySnapshot) -> None:
-    data = vars(snapshot) | {"format": CACHE_FORMAT, "cells": [vars(cell) for cell in snapshot.cells]}
+def _cache_save(path: Path, snapshot: RepositorySnapshot, max_bytes: int | None) -> None:
+    data = vars(snapshot) | {"format": CACHE_FORMAT, "max_bytes": max_bytes, "cells": [vars(c) for c in snapshot.cells]}
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: a reader never sees a half-written cache.
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:

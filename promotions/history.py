@@ -47,7 +47,9 @@ def _read(catalog: Catalog, name: str, repository: str, commit: str) -> dict[str
     with repo.iter_changes(commit, {sf.path for sf in spec.files.values()}) as stream:
         for path, change in stream:
             changes.setdefault(path, []).append(change)
-    reader = BlobReader(repo, cached_results(cache_dir=settings.DATA_DIR / "cache", repository=repository))
+    limit = settings.GITOPS_PORTAL_MAX_FILE_BYTES
+    known = cached_results(cache_dir=settings.DATA_DIR / "cache", repository=repository, max_bytes=limit)
+    reader = BlobReader(repo, known, limit)
     reader.evaluate(
         (sf.locator, blob)
         for sf in spec.files.values()

@@ -49,7 +49,8 @@ def matrix_read_git(*, catalog: Catalog, data_dir: Path | None = None) -> list[R
         repo = git_repository(repo_config, data_dir=data_dir)
         try:
             commit = repo.sync()
-            snapshot = repository_snapshot_read(catalog=catalog, repo=repo, commit=commit, cache_dir=data_dir / "cache")
+            snapshot = repository_snapshot_read(catalog=catalog, repo=repo, commit=commit, cache_dir=data_dir / "cache",
+                                                max_bytes=settings.GITOPS_PORTAL_MAX_FILE_BYTES)  # fmt: skip
         except PortalError as exc:
             reads.append(RepositoryRead(repo_config.name, None, str(exc)))
         else:

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 from urllib.parse import urlencode
@@ -161,6 +161,29 @@ def _stale(catalog: Catalog, states: list[RepositoryState], now: datetime) -> bo
     return False
 
 
+@dataclass(frozen=True)
+class RefreshProgress:
+    """Where a refresh asked for at `since` is: done, still waiting for a worker, or late."""
+
+    since: int
+    done: bool
+    late: bool
+    seconds: int
+
+
+REFRESH_PATIENCE = 120  # seconds before the page stops waiting and says a worker may be missing
+
+
+def refresh_progress(*, catalog: Catalog, since: int) -> RefreshProgress:
+    """Whether every repository was fetched (well or not) since `since` (milliseconds since the epoch)."""
+    start = datetime.fromtimestamp(since / 1000, tz=UTC)
+    names = [repo.name for repo in catalog.repositories]
+    checked = dict(RepositoryState.objects.filter(name__in=names).values_list("name", "checked_at"))
+    done = all(checked.get(name) is not None and checked[name] >= start for name in names)
+    seconds = max(0, int((timezone.now() - start).total_seconds()))
+    return RefreshProgress(since, done, not done and seconds > REFRESH_PATIENCE, seconds)
+
+
 def application_cells_get(*, name: str) -> list[StageVersion]:
     return list(StageVersion.objects.filter(application=name))
 
@@ -250,8 +273,13 @@ def audit_export(rows: QuerySet[AuditEvent], *, fmt: str) -> str:
     writer = csv.DictWriter(out, fieldnames=AUDIT_FIELDS)
     writer.writeheader()
     for record in records:
-        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in record.items()})
+        writer.writerow({k: _csv_cell(json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in record.items()})
     return out.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """A text that a spreadsheet would run as a formula gets a leading `'` (OWASP, CSV injection)."""
+    return "'" + value if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
 
 
 def _audit_record(event: AuditEvent) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
@@ -22,9 +24,9 @@ from promotions.freeze import active_freeze, describe
 from promotions.history import application_history_get
 from promotions.models import RepositoryState
 from promotions.permissions import request_refusal, who
-from promotions.selectors import application_cells_get, dashboard_get
-from promotions.services import matrix_refresh
+from promotions.selectors import application_cells_get, dashboard_get, refresh_progress
 from promotions.services.live import live_refresh
+from promotions.services.matrix import matrix_refresh_request
 
 View = Callable[..., HttpResponse]
 
@@ -48,19 +50,28 @@ def with_catalog(view: View) -> View:
     return wrapper
 
 
-def _matrix_response(request: HtmxHttpRequest, catalog: Catalog, *, refreshed: bool = False) -> HttpResponse:
+def _matrix_response(
+    request: HtmxHttpRequest, catalog: Catalog, *, refreshed: bool = False, since: int | None = None
+) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
+    since = since if since is not None else _epoch(request.GET.get("refreshing", ""))
     board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
     actor = who(request.user, catalog)
     now = timezone.now()
     frozen = {s.name: describe(w) for s in catalog.stages if (w := active_freeze(s.promotion, now))}
     requestable = [s for s in catalog.stage_names if request_refusal(actor, catalog, s) is None]
-    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed, "frozen": frozen,
-               "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages)}  # fmt: skip
+    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed or since is not None,
+               "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
+               "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None}  # fmt: skip
     partial = request.htmx and not request.htmx.boosted
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
+
+
+def _epoch(value: str) -> int | None:
+    """A refresh's start (milliseconds since the epoch) from the page's polling URL, if well-formed."""
+    return int(value) if value.isdigit() and len(value) <= 15 else None
 
 
 @require_GET
@@ -85,13 +96,16 @@ def dashboard(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
 @login_required
 @with_catalog
 def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
-    """Re-read Git now (fetch; unchanged commits are served from the cache)."""
-    report = matrix_refresh(catalog=catalog)
+    """Ask a worker to re-read Git now; the page says "reading Git…" and updates itself when the
+    worker is done (Git is never read inside a web request: a huge file or a slow server would
+    hold the request and its process)."""
+    problem = matrix_refresh_request()
+    since = int(time.time() * 1000)
+    if problem:
+        messages.error(request, problem)
     if request.htmx:
-        return _matrix_response(request, catalog, refreshed=True)
-    for name, error in report.errors.items():
-        messages.error(request, f"{name}: {error}")
-    return redirect("dashboard")
+        return _matrix_response(request, catalog, since=since)
+    return redirect(f"{reverse('dashboard')}?refreshing={since}")
 
 
 def _earlier(history: list[Any], cell: Any) -> list[str]:

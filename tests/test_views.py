@@ -128,14 +128,47 @@ def test_a_stale_snapshot_asks_the_page_to_refresh_itself(as_alice, catalog):
     assert 'hx-post="/refresh/" hx-trigger="load"' in html
 
 
-def test_refresh_reads_new_commits(as_alice, catalog, repo):
+def worker_refreshes() -> None:
+    """What the worker runs after the Refresh button queued it (tests/test_workers.py runs a real one)."""
+    from promotions.tasks import matrix_refresh_task
+
+    matrix_refresh_task()
+
+
+def test_refresh_asks_a_worker_and_the_page_updates_when_it_is_done(as_alice, catalog, repo):
     repo.commit({"production/web/kustomization.yaml": k("web", "1.1.0")}, "Promote web to production", date=at(3))
     response = as_alice.post(reverse("refresh"), {"q": "web"}, headers={"HX-Request": "true"})
     html = response.content.decode()
     assert rows(html) == ["web"]
-    assert "behind" not in html.split('<tbody id="matrix-body">')[1]
-    assert StageVersion.objects.get(application="web", stage="production").version == "1.1.0"
+    assert StageVersion.objects.get(application="web", stage="production").version == "1.0.0"  # not read in the request
+    polling = re.search(r'hx-get="/\?refreshing=(\d+)" hx-trigger="every 1s"', html)
+    assert polling is not None
+    assert "Reading Git…" in html
     assert 'hx-trigger="load"' not in html  # never refresh in a loop
+    worker_refreshes()
+    html = as_alice.get(f"/?refreshing={polling[1]}&q=web", headers={"HX-Request": "true"}).content.decode()
+    assert "Reading Git" not in html
+    assert "every 1s" not in html
+    assert "behind" not in html.split('<tbody id="matrix-body">')[1]
+    assert 'hx-trigger="load"' not in html
+
+
+def test_refresh_without_htmx_redirects_to_a_page_that_waits(as_alice, catalog):
+    response = as_alice.post(reverse("refresh"))
+    assert response.status_code == 302
+    assert re.fullmatch(r"/\?refreshing=\d+", response["Location"])
+    html = as_alice.get(response["Location"]).content.decode()
+    assert "Reading Git…" in html
+
+
+def test_a_refresh_nobody_carries_out_says_a_worker_may_be_missing(as_alice, catalog):
+    import time
+
+    RepositoryState.objects.update(checked_at=at(0))
+    html = as_alice.get(f"/?refreshing={int(time.time() * 1000) - 300_000}").content.decode()
+    assert "Git has not been read 3" in html
+    assert "is a worker running?" in html
+    assert "every 1s" not in html  # it stops asking
 
 
 def test_refresh_needs_post_login_and_csrf(client, catalog, alice):
@@ -151,6 +184,7 @@ def test_an_unreachable_repository_keeps_the_last_good_cells_and_says_why(as_ali
     catalog.write_text(catalog.read_text().replace(repo.url, (tmp_path / "moved.git").as_uri()))
     response = as_alice.post(reverse("refresh"))
     assert response.status_code == 302
+    worker_refreshes()
     html = as_alice.get(reverse("dashboard")).content.decode()
     assert rows(html) == ["api", "broken", "web"]
     assert "repository &#x27;platform&#x27;: cannot fetch" in html
@@ -190,8 +224,10 @@ def test_credentials_in_a_repository_url_are_never_shown(as_alice, catalog, repo
     secret_url = repo.url.replace("file://", "file://deploy:hunter2@")
     catalog.write_text(catalog.read_text().replace(repo.url, secret_url))
     as_alice.post(reverse("refresh"))
+    worker_refreshes()
     html = as_alice.get(reverse("dashboard")).content.decode()
     assert "hunter2" not in html
+    assert RepositoryState.objects.get().url.startswith("file://***@")
     assert "hunter2" not in RepositoryState.objects.get().url
     assert "hunter2" not in RepositoryState.objects.get().error
 
@@ -199,6 +235,7 @@ def test_credentials_in_a_repository_url_are_never_shown(as_alice, catalog, repo
 def test_a_failing_repository_is_not_fetched_again_on_every_page_view(as_alice, catalog, repo, tmp_path):
     catalog.write_text(catalog.read_text().replace(repo.url, (tmp_path / "moved.git").as_uri()))
     as_alice.post(reverse("refresh"))
+    worker_refreshes()
     html = as_alice.get(reverse("dashboard")).content.decode()
     assert 'hx-trigger="load"' not in html  # retried when the refresh interval has passed
 

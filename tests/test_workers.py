@@ -199,3 +199,23 @@ def test_a_worker_retries_a_failing_notification_receiver_with_backoff(repo, wri
     assert (delivery.attempts, delivery.response_code, delivery.event) == (3, 200, "requested")
     assert len(receiver.received) == 3
     assert time.monotonic() - started >= 2 + 4  # the backoff between the tries
+
+
+def test_the_refresh_button_hands_git_to_a_worker_and_the_page_follows(pipeline, repo, workers, client, alice):
+    import re
+
+    from promotions.models import StageVersion
+
+    workers()
+    repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "to staging")
+    client.force_login(alice)
+    html = client.post(reverse("refresh"), headers={"HX-Request": "true"}).content.decode()
+    since = re.search(r"\?refreshing=(\d+)", html)[1]
+    assert "Reading Git…" in html
+
+    def shown() -> bool:
+        page = client.get(f"/?refreshing={since}", headers={"HX-Request": "true"}).content.decode()
+        return "Reading Git" not in page
+
+    wait_for(shown, 30, "the page to stop waiting for the worker", interval=0.2)
+    assert StageVersion.objects.get(application="web", stage="staging").version == "1.1.0"

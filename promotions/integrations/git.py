@@ -323,6 +323,20 @@ class GitRepository:
                 files[path.decode("utf-8", "surrogateescape")] = (mode.decode(), sha.decode())
         return files
 
+    def blob_sizes(self, shas: Iterable[str]) -> dict[str, int]:
+        """The size in bytes of many blobs, without reading them (one `cat-file --batch-check`)."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        out = self._plumbing("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                             input=("\n".join(wanted) + "\n").encode())  # fmt: skip
+        sizes = {}
+        for line in out.decode().splitlines():
+            sha, _, size = line.partition(" ")
+            if size.isdigit():
+                sizes[sha] = int(size)
+        return sizes
+
     def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
         """The content of many blobs in one `cat-file --batch` round trip."""
         wanted = list(dict.fromkeys(shas))
@@ -398,7 +412,8 @@ class GitRepository:
         output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         # "failed to update ref" / "cannot lock ref": another push landed between our
         # reading of the ref and our update of it.
-        moved = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "failed to update ref", "cannot lock ref")
+        moved = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "failed to update ref",
+                 "cannot lock ref")  # fmt: skip
         if any(hint in output for hint in moved):
             raise PushRejected(f"repository {self.name!r}: {ref} moved on while pushing; retrying on top of it")
         raise self._fetch_error(output, ref, verb="push to")

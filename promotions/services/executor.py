@@ -21,6 +21,7 @@ from django.utils import timezone
 from promotions import messages
 from promotions.config import Catalog, catalog_get
 from promotions.errors import PermanentError, PortalError, TransientError
+from promotions.gitread import too_big
 from promotions.integrations.git import GitRepository, Person, PushRejected
 from promotions.integrations.scm import ScmProvider, provider_for
 from promotions.locks import branch_lock
@@ -207,6 +208,11 @@ def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items:
     missing = [item.path for item in items if item.path not in tree]
     if missing:
         raise PermanentError(f"{', '.join(missing)} no longer exist on the branch")
+    limit = settings.GITOPS_PORTAL_MAX_FILE_BYTES
+    sizes = git.blob_sizes(tree[item.path] for item in items)
+    for item in items:
+        if (size := sizes.get(tree[item.path], 0)) > limit:
+            raise PermanentError(f"refused: {item.path}: {too_big(size, limit)}; nothing was committed")
     contents = git.read_blobs(tree[item.path] for item in items)
     edits = []
     for item in items:

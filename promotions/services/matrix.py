@@ -16,6 +16,7 @@ from promotions.config import Catalog
 from promotions.gitread import Cell, RepositorySnapshot
 from promotions.matrix import matrix_read_git
 from promotions.models import RepositoryState, StageVersion
+from promotions.queue import task_send
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,13 @@ class RefreshReport:
     repositories: int
     changed: list[str]
     errors: dict[str, str]
+
+
+def matrix_refresh_request() -> str:
+    """Ask a worker to re-read every repository now (Git is never read inside a web request);
+    '' when queued, else why not."""
+    problem = task_send("matrix_refresh_task")
+    return f"could not start reading Git: {problem}; the periodic refresh will catch up" if problem else ""
 
 
 def matrix_refresh(*, catalog: Catalog, data_dir: Path | None = None) -> RefreshReport:
