@@ -157,6 +157,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # attempts during a locko
 AXES_CLIENT_IP_CALLABLE = "promotions.signals.client_address"
 AXES_LOCKOUT_CALLABLE = "promotions.signals.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit history
+AXES_VERBOSE = False  # no start-up banner on every command
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -288,5 +289,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "git": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "git": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
