@@ -14,12 +14,30 @@ from dataclasses import dataclass
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
 _SET = re.compile(rf"^\s*({_KEY})\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ = re.compile(rf"^\s*({_KEY})\s*(==|=|!=)\s*({_VALUE})\s*$")
+_EQ = re.compile(rf"^\s*({_KEY})\s*(==|=|!=)\s*(.*?)\s*$")  # the value is checked on its own: clearer errors
 _EXISTS = re.compile(rf"^\s*(!?)\s*({_KEY})\s*$")
+_LABEL_VALUE = re.compile(rf"^{_VALUE}$")
+LABEL_VALUE_MAX = 63
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAMESPACE_RULE = "at most 63 characters: lower-case letters, digits or '-', beginning and ending with one"
+LABEL_VALUE_RULE = (
+    f"at most {LABEL_VALUE_MAX} characters: letters, digits, '-', '_' or '.', "
+    "beginning and ending with a letter or digit"
+)
 
 
 class SelectorError(ValueError):
     pass
+
+
+def is_label_value(value: str) -> bool:
+    """Whether Kubernetes accepts `value` as a label value (and so a selector can match it)."""
+    return len(value) <= LABEL_VALUE_MAX and bool(_LABEL_VALUE.match(value))
+
+
+def is_namespace_name(name: str) -> bool:
+    """Whether `name` is a valid namespace name (an RFC 1123 label)."""
+    return len(name) <= 63 and bool(_NAMESPACE.match(name))
 
 
 @dataclass(frozen=True)
@@ -75,11 +93,17 @@ def _split(text: str) -> list[str]:
 
 def _requirement(part: str, text: str) -> Requirement:
     if match := _SET.match(part):
-        values = frozenset(v.strip() for v in match.group(4).split(",") if v.strip())
+        values = frozenset(_checked_value(v.strip(), text) for v in match.group(4).split(",") if v.strip())
         return Requirement(match.group(1), match.group(3), values)
     if match := _EQ.match(part):
         op = "notin" if match.group(3) == "!=" else "in"
-        return Requirement(match.group(1), op, frozenset({match.group(4)}))
+        return Requirement(match.group(1), op, frozenset({_checked_value(match.group(4), text)}))
     if match := _EXISTS.match(part):
         return Requirement(match.group(2), "!exists" if match.group(1) else "exists")
     raise SelectorError(f"cannot parse {part.strip()!r} in label selector {text!r}")
+
+
+def _checked_value(value: str, text: str) -> str:
+    if not is_label_value(value):
+        raise SelectorError(f"{value!r} in label selector {text!r} is not a label value ({LABEL_VALUE_RULE})")
+    return value

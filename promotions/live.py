@@ -4,6 +4,7 @@ objects a refresh listed (no I/O here, so every rule is easy to test)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from promotions.config.catalog import LiveTarget
@@ -12,6 +13,10 @@ from promotions.locators import parse_image
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 HEALTH_ORDER = ("Healthy", "Progressing", "Missing", "Degraded", "Unknown")  # worst last
+# Live state older than this many refresh intervals (and this many seconds) is stale: shown
+# with its age, never as current health, and never moved a promotion along.
+STALE_INTERVALS = 3
+STALE_MINIMUM_SECONDS = 90
 Obj = dict[str, Any]
 
 
@@ -24,6 +29,16 @@ class Declared:
     target: LiveTarget
     version: str | None
     comparable: bool = True  # False when Git's version is not an image tag (a chart version)
+    problem: str = ""  # why it cannot be looked for (a bad name or selector): its cell's reason
+
+
+def stale_after(refresh_seconds: int) -> timedelta:
+    """How old live state may be before it is stale, given the refresh interval."""
+    return timedelta(seconds=max(STALE_MINIMUM_SECONDS, STALE_INTERVALS * refresh_seconds))
+
+
+def is_stale(observed_at: datetime, now: datetime, refresh_seconds: int) -> bool:
+    return now - observed_at > stale_after(refresh_seconds)
 
 
 @dataclass

@@ -92,21 +92,30 @@ def _live(cell: Cell, clustered: set[str], live: dict[tuple[str, str], dict[str,
 
 
 def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, Any] | None:
-    """A cell's `live`: null where the stage has no cluster (or Git has no such file)."""
+    """A cell's `live`: null where the stage has no cluster (or Git has no such file); `stale`
+    when it was observed too long ago to be taken as what runs now."""
     if not observable:
         return None
     if found is None:
-        unseen = {"versions": [], "health": "Unknown", "sync": "Unknown", "reason": "not observed yet"}
+        unseen = {"versions": [], "health": "Unknown", "sync": "Unknown", "reason": "not observed yet", "stale": False}
         return dict.fromkeys(LIVE_KEYS) | unseen
-    return {key: found[key] for key in LIVE_KEYS}
+    return {key: found[key] for key in LIVE_KEYS} | {"stale": bool(found.get("stale"))}
 
 
 def live_documents() -> dict[tuple[str, str], dict[str, Any]]:
     """Stored live states by (application, stage), as the matrix document shows them."""
+    from django.utils import timezone
+
+    from promotions.live import is_stale
     from promotions.models import LiveState
 
+    now, refresh = timezone.now(), settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS
     rows = LiveState.objects.values("application", "stage", *LIVE_KEYS)
-    return {(r["application"], r["stage"]): r | {"observed_at": r["observed_at"].isoformat()} for r in rows}
+    return {
+        (r["application"], r["stage"]): r
+        | {"observed_at": r["observed_at"].isoformat(), "stale": is_stale(r["observed_at"], now, refresh)}
+        for r in rows
+    }
 
 
 def cell_document(cell: Cell) -> dict[str, Any]:

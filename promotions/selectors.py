@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from promotions.config import Catalog
+from promotions.live import is_stale
 from promotions.models import AuditEvent, LiveState, Promotion, RepositoryState, StageVersion
 
 
@@ -31,6 +32,8 @@ class DashboardCell:
     title: str
     upstream: str = ""  # the stage it lags, when behind
     live: LiveState | None = None
+    live_stale: bool = False  # observed too long ago: shown with its age, never as current health
+    live_age: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Dashboard:
     total: int
     stale: bool
     columns: list[Column] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the catalogue's, and discovered names' (live state)
 
 
 def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = False) -> Dashboard:
@@ -73,9 +77,18 @@ def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = Fals
     rows = [_row(app, list(group), stages, now, live) for app, group in groupby(cells, key=lambda c: c.application)]
     columns = [_column(rows, stages, i) for i in range(len(stages))]
     total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
+    warnings = [*catalog.warnings, *_discovered_warnings(catalog, None if query.strip() else rows)]
     if behind_only:
         rows = [row for row in rows if row.behind]
-    return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns)
+    return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns, warnings)
+
+
+def _discovered_warnings(catalog: Catalog, rows: list[DashboardRow] | None) -> list[str]:
+    """Discovered applications their clusters cannot be searched for (`rows`: all of them, if at hand)."""
+    if not any(stage.cluster for stage in catalog.stages):
+        return []
+    names = [row.application for row in rows] if rows is not None else None
+    return catalog.live_warnings(names or StageVersion.objects.values_list("application", flat=True).distinct())
 
 
 def _column(rows: list[DashboardRow], stages: list[str], index: int) -> Column:
@@ -116,13 +129,21 @@ def _cell(
     if lags:
         title += f"\ndiffers from {lags[0]} ({lags[1]})"
     upstream = lags[0] if lags else ""
+    live_age = age(live.observed_at, now) if live else ""
+    live_stale = live is not None and is_stale(live.observed_at, now, settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS)
     if live is not None:
-        runs = ", ".join(live.versions) or "nothing"
-        title += f"\ncluster: {live.health}, {live.sync}; runs {runs}"
-        title += f" ({live.ready}/{live.desired} ready)" if live.desired is not None else ""
-        title += f"\n{live.reason}" if live.reason else ""
+        title += _live_title(live, live_age, live_stale)
     changed = age(cell.changed_at, now)
-    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), changed, title, upstream, live)
+    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), changed, title, upstream, live,
+                         live_stale, live_age)  # fmt: skip
+
+
+def _live_title(live: LiveState, live_age: str, stale: bool) -> str:
+    runs = ", ".join(live.versions) or "nothing"
+    when = f" {live_age} ago — stale, not read since" if stale else ""
+    title = f"\ncluster{when}: {live.health}, {live.sync}; runs {runs}"
+    title += f" ({live.ready}/{live.desired} ready)" if live.desired is not None else ""
+    return title + (f"\n{live.reason}" if live.reason else "")
 
 
 def age(when: datetime | None, now: datetime) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,6 +20,14 @@ from promotions.config.schema import (
     render,
 )
 from promotions.errors import ConfigError
+from promotions.labels import (
+    LABEL_VALUE_RULE,
+    NAMESPACE_RULE,
+    SelectorError,
+    is_label_value,
+    is_namespace_name,
+    parse_selector,
+)
 from promotions.locators import Locator
 
 
@@ -33,13 +41,43 @@ class StageFile:
 
 @dataclass(frozen=True)
 class LiveTarget:
-    """How to find one application's workload in a cluster (templates rendered)."""
+    """How to find one application's workload in a cluster ({app} rendered, {stage} by `for_stage`)."""
 
     selector: str | None
     kind: str | None
     name: str | None
     container: str
     namespace: str | None = None  # a template ({stage} still to render); None: the stage's
+    default: bool = False  # the selector is the default app.kubernetes.io/name={app}
+
+    def for_stage(self, stage: str) -> LiveTarget:
+        """The target in one stage: `{stage}` rendered in the selector, name and container."""
+
+        def fill(value: str | None) -> str | None:
+            return value.replace("{stage}", stage) if value else value
+
+        return replace(self, selector=fill(self.selector), name=fill(self.name), container=fill(self.container) or "")
+
+
+def live_problem(app: str, target: LiveTarget, namespace: str) -> str:
+    """Why `target` (rendered for one stage) can never find `app` in `namespace`, in words with
+    the fix; "" when it can. Discovered names come from folder names, so anything goes."""
+    if target.default and not is_label_value(app):
+        return (
+            f"application name {app!r} is not a valid Kubernetes label value ({LABEL_VALUE_RULE}), so the default "
+            f"selector {target.selector} cannot match; set live.selector or live.name for it"
+        )
+    if target.selector:
+        try:
+            parse_selector(target.selector)
+        except SelectorError as exc:
+            return f"application {app!r}: its live selector is not valid: {exc}; fix live.selector or set live.name"
+    if not is_namespace_name(namespace):
+        return (
+            f"application {app!r}: namespace {namespace!r} is not a valid Kubernetes namespace name "
+            f"({NAMESPACE_RULE}); set live.namespace for it, or the stage's cluster.namespace"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -60,8 +98,11 @@ class Catalog:
     applications: ApplicationsSection
     admins: tuple[str, ...] = ()
     notifications: tuple[NotificationConfig, ...] = ()
+    warnings: tuple[str, ...] = ()  # "file:line: what is wrong; the fix" (the catalogue still loads)
     _discover: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False)
     _items: dict[str, ApplicationConfig] = field(default_factory=dict, repr=False)
+    # Discovered names' problems, worked out once per catalogue (the dashboard asks at every view).
+    _discovered_problems: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def stage_names(self) -> list[str]:
@@ -78,7 +119,7 @@ class Catalog:
         _check(model, path, lines)
         discover = model.applications.discover
         patterns = [discover] if isinstance(discover, str) else list(discover or [])
-        return cls(
+        catalog = cls(
             path=path,
             fingerprint=fingerprint,
             repositories=tuple(model.repositories),
@@ -89,6 +130,41 @@ class Catalog:
             _discover=tuple((p, _pattern_regex(p)) for p in patterns),
             _items={item.name: item for item in model.applications.items},
         )
+        return replace(catalog, warnings=tuple(catalog._item_warnings(lines)))
+
+    def _item_warnings(self, lines: dict[tuple[Any, ...], int]) -> list[str]:
+        """Listed applications whose live target can never match (say, a name that is not a
+        label value under the default selector), each with the item's file and line."""
+        warnings = []
+        for i, item in enumerate(self.applications.items):
+            loc = ("applications", "items", i)
+            line = lines.get((*loc, "name")) or lines.get(loc)
+            stages = [s for s in self.stages if item.stages is None or s.name in item.stages]
+            target = _live_target(item.name, item.live or self.applications.defaults.live)
+            warnings += [f"{self.path}:{line}: {p}" for p in self.live_problems(item.name, target, stages)]
+        return warnings
+
+    def live_warnings(self, applications: Iterable[str]) -> list[str]:
+        """Why discovered `applications` (names found in Git) cannot be found in their clusters;
+        listed ones are in `warnings` already."""
+        defaults = self.applications.defaults.live
+        warnings: list[str] = []
+        for name in sorted(set(applications) - set(self._items)):
+            problems = self._discovered_problems.get(name)
+            if problems is None:
+                problems = self.live_problems(name, _live_target(name, defaults), self.stages)
+                self._discovered_problems[name] = problems
+            warnings += [f"discovered application: {p}" for p in problems]
+        return warnings
+
+    def live_problems(self, app: str, target: LiveTarget, stages: Iterable[StageConfig]) -> list[str]:
+        """The distinct problems of `app`'s live target in the `stages` that have a cluster."""
+        problems = []
+        for stage in stages:
+            if stage.cluster is not None:
+                namespace = render(target.namespace or stage.cluster.namespace, app=app, stage=stage.name)
+                problems.append(live_problem(app, target.for_stage(stage.name), namespace))
+        return [p for p in dict.fromkeys(problems) if p]
 
     def default_repository(self) -> str | None:
         if self.applications.defaults.repository:
@@ -159,15 +235,16 @@ class Catalog:
 
 def _live_target(app: str, live: LiveSelector | None) -> LiveTarget:
     def fill(value: str | None) -> str | None:
-        return render(value, app=app, stage="") if value else None
+        return value.replace("{app}", app) if value else None  # {stage}: LiveTarget.for_stage
 
     selector = fill(live.selector) if live else None
     name = fill(live.name) if live else None
-    if not selector and not name:
+    default = not selector and not name
+    if default:
         selector = f"app.kubernetes.io/name={app}"
     container = fill(live.container) if live and live.container else app
-    namespace = live.namespace.replace("{app}", app) if live and live.namespace else None
-    return LiveTarget(selector, live.kind if live else None, name, container or app, namespace)
+    namespace = fill(live.namespace) if live else None
+    return LiveTarget(selector, live.kind if live else None, name, container or app, namespace, default)
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

@@ -2,7 +2,8 @@
 
 committed/merged → syncing (Git has it, the cluster not yet) → deployed (the cluster
 runs the new version) → verified (healthy for the stage's soak time), or failed with
-the reason (the rollout degraded, or nothing ran it within the deploy deadline).
+the reason (the rollout degraded, or nothing ran it within the deploy deadline). Stale
+live state (not read for a while) moves nothing: what ran then says nothing about now.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from promotions.config import Catalog
 from promotions.config.schema import PromotionPolicy
+from promotions.live import is_stale
 from promotions.models import LiveState, Promotion, PromotionItem
 from promotions.services.promotion import transition
 
@@ -39,10 +42,14 @@ def promotions_follow_live(*, catalog: Catalog) -> list[int]:
 def _advance(promotion: Promotion, policy: PromotionPolicy, now: datetime) -> None:
     items = list(promotion.items.all())
     apps = [i.application for i in items]
-    live = {s.application: s for s in LiveState.objects.filter(stage=promotion.to_stage, application__in=apps)}
+    rows = list(LiveState.objects.filter(stage=promotion.to_stage, application__in=apps))
+    refresh = settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS
+    live = {s.application: s for s in rows if not is_stale(s.observed_at, now, refresh)}
     if promotion.state in (State.COMMITTED, State.MERGED):
         waiting = ", ".join(f"{i.application} {i.to_version}{_now_runs(live.get(i.application))}" for i in items)
         _move(promotion, State.SYNCING, f"waiting for {promotion.to_stage}'s cluster to run {waiting}")
+    if len(live) < len(rows):  # some of it is stale: wait for a fresh read before judging
+        return
     if promotion.state == State.SYNCING:
         _syncing(promotion, items, live, policy, now)
     elif promotion.state == State.DEPLOYED:

@@ -1,7 +1,8 @@
 """`manage.py matrix [--config FILE] [--json]`: every application's version per stage, from Git.
 
 Exit 0 when the matrix was read (error cells included); exit 2 with a one-line message
-on stderr for a broken catalogue or an unreachable repository.
+on stderr for a broken catalogue or an unreachable repository. Catalogue warnings (say, an
+application name no cluster can be searched for) go to stderr as `warning: …` lines.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         failed = [read.error for read in reads if read.error]
         if failed:
             self._fail(failed[0])
+        names = [cell.application for read in reads if read.snapshot for cell in read.snapshot.cells]
+        for warning in [*catalog.warnings, *catalog.live_warnings(names)]:
+            self.stderr.write(f"warning: {warning}")
         clustered = any(stage.cluster for stage in catalog.stages)
         document = matrix_document(catalog=catalog, reads=reads, live=self._live() if clustered else {})
         if options["json"]:

@@ -27,6 +27,8 @@ class Command(BaseCommand):
         except ConfigError as exc:
             self.stderr.write(f"error: {exc}")
             raise SystemExit(2) from None
+        for warning in catalog.warnings:
+            self.stderr.write(f"warning: {warning}")
         report = live_refresh(catalog=catalog)
         if options["json"]:
             stages = [
