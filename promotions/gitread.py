@@ -129,9 +129,9 @@ class BlobReader:
         self._measure(b for b in missing if b not in fetched)
         fetched |= self.repo.read_blobs(b for b in missing if b not in fetched and b not in self.oversized)
         for blob in (b for b in missing if b in self.oversized):
-            result = (None, None, too_big(self.oversized[blob], self.max_bytes or 0))
+            big: Result = (None, None, too_big(self.oversized[blob], self.max_bytes or 0))
             for locator in missing[blob]:
-                self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result
+                self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = big
         for blob, content in fetched.items():
             for locator, result in zip(missing[blob], locate_all(content, missing[blob]), strict=True):
                 self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result

@@ -200,7 +200,7 @@ def refresh_progress(*, catalog: Catalog, since: int) -> RefreshProgress:
     start = datetime.fromtimestamp(since / 1000, tz=UTC)
     names = [repo.name for repo in catalog.repositories]
     checked = dict(RepositoryState.objects.filter(name__in=names).values_list("name", "checked_at"))
-    done = all(checked.get(name) is not None and checked[name] >= start for name in names)
+    done = all((when := checked.get(name)) is not None and when >= start for name in names)
     seconds = max(0, int((timezone.now() - start).total_seconds()))
     return RefreshProgress(since, done, not done and seconds > REFRESH_PATIENCE, seconds)
 
