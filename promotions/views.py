@@ -25,7 +25,7 @@ from promotions.history import application_history_get
 from promotions.models import RepositoryState
 from promotions.permissions import request_refusal, who
 from promotions.selectors import application_cells_get, dashboard_get, refresh_progress
-from promotions.services.live import live_refresh
+from promotions.services.live import live_refresh_request
 from promotions.services.matrix import matrix_refresh_request
 
 View = Callable[..., HttpResponse]
@@ -51,7 +51,13 @@ def with_catalog(view: View) -> View:
 
 
 def _matrix_response(
-    request: HtmxHttpRequest, catalog: Catalog, *, refreshed: bool = False, since: int | None = None
+    request: HtmxHttpRequest,
+    catalog: Catalog,
+    *,
+    refreshed: bool = False,
+    since: int | None = None,
+    reading_clusters: bool = False,
+    problem: str = "",
 ) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
@@ -63,7 +69,8 @@ def _matrix_response(
     requestable = [s for s in catalog.stage_names if request_refusal(actor, catalog, s) is None]
     context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed or since is not None,
                "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
-               "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None}  # fmt: skip
+               "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
+               "reading_clusters": reading_clusters, "problem": problem}  # fmt: skip
     partial = request.htmx and not request.htmx.boosted
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
@@ -101,10 +108,11 @@ def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     hold the request and its process)."""
     problem = matrix_refresh_request()
     since = int(time.time() * 1000)
+    if request.htmx:
+        return _matrix_response(request, catalog, since=None if problem else since, problem=problem)
     if problem:
         messages.error(request, problem)
-    if request.htmx:
-        return _matrix_response(request, catalog, since=since)
+        return redirect("dashboard")
     return redirect(f"{reverse('dashboard')}?refreshing={since}")
 
 
@@ -118,13 +126,14 @@ def _earlier(history: list[Any], cell: Any) -> list[str]:
 @login_required
 @with_catalog
 def refresh_live(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
-    """Read every stage's cluster now (each call bounded by its stage's timeout)."""
-    report = live_refresh(catalog=catalog)
+    """Ask a worker to read every stage's cluster now; the rows update in place when it has."""
+    problem = live_refresh_request()
     if request.htmx:
-        return _matrix_response(request, catalog, refreshed=True)
-    for read in report.stages:
-        if read.error:
-            messages.error(request, f"{read.stage}: {read.error}")
+        return _matrix_response(request, catalog, refreshed=True, reading_clusters=not problem, problem=problem)
+    if problem:
+        messages.error(request, problem)
+    else:
+        messages.info(request, "Reading the clusters; the cells update as soon as a worker has read them.")
     return redirect("dashboard")
 
 

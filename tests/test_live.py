@@ -13,6 +13,7 @@ from promotions.models import LiveState, Promotion
 from promotions.services import matrix_refresh, promotion_request
 from promotions.services.executor import promotion_execute
 from promotions.services.live import live_refresh
+from promotions.tasks import live_refresh_task
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from sandbox.processes import free_port
@@ -268,6 +269,7 @@ def test_matrix_json_and_the_dashboard_show_live_state(live_pipeline, operator, 
     kube.token = "rotated"
     client.force_login(alice)
     client.post(reverse("refresh-live"))
+    live_refresh_task()  # what the worker does once the button queued it
     html = client.get(reverse("dashboard")).content.decode()
     assert 'class="live h-unknown s-unknown"' in html
     assert "unauthorized: production&#x27;s cluster rejected the portal&#x27;s credentials" in html

@@ -248,3 +248,10 @@ def test_the_django_admin_manages_users_and_shows_history_read_only(client, db):
     assert client.get("/admin/auth/user/add/").status_code == 200
     assert b"github_login" in client.get(f"/admin/auth/user/{admin.pk}/change/").content
     assert client.get("/admin/promotions/auditevent/add/").status_code == 403
+
+
+def test_read_clusters_asks_a_worker_instead_of_reading_in_the_request(as_alice, catalog):
+    html = as_alice.post(reverse("refresh-live"), headers={"HX-Request": "true"}).content.decode()
+    assert "Reading the clusters; the cells update as soon as a worker has read them." in html
+    page = as_alice.post(reverse("refresh-live"), follow=True).content.decode()
+    assert "Reading the clusters; the cells update as soon as a worker has read them." in page

@@ -18,6 +18,7 @@ from promotions.integrations.kube import ClusterUnavailable, KubeCluster
 from promotions.labels import SelectorError, parse_selector
 from promotions.live import WORKLOAD_KINDS, ClusterIndex, Declared, Observed, observe, unknown
 from promotions.models import LiveState, StageVersion
+from promotions.queue import task_send
 
 log = logging.getLogger(__name__)
 STAGE_FAILED = "internal error reading this stage; see the portal's logs"
@@ -42,6 +43,13 @@ class LiveReport:
     @property
     def calls(self) -> int:
         return sum(read.calls for read in self.stages)
+
+
+def live_refresh_request() -> str:
+    """Ask a worker to read every stage's cluster now (never inside a web request: a slow
+    cluster would hold it); '' when queued, else why not."""
+    problem = task_send("live_refresh_task")
+    return f"could not start reading the clusters: {problem}; the periodic read will catch up" if problem else ""
 
 
 def live_refresh(*, catalog: Catalog, stages: list[str] | None = None) -> LiveReport:
