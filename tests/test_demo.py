@@ -6,6 +6,7 @@ import re
 
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from promotions.config import catalog_load
 from promotions.models import StageVersion
@@ -35,7 +36,7 @@ def test_the_demo_builds_a_repository_catalogue_and_users_and_is_idempotent(db, 
     printed = dict(re.findall(r"^\s+(\w+)\s+/\s+(\S+)", out.getvalue(), re.MULTILINE))
     assert sorted(printed) == ["admin", "alice", "bob", "carol"]
     for username, password in printed.items():
-        assert authenticate(username=username, password=password) is not None
+        assert authenticate(RequestFactory().post("/login/"), username=username, password=password) is not None
 
 
 def test_the_demo_matrix_shows_a_promotion_backlog(db, data_dir, settings):
