@@ -9,3 +9,6 @@ urlpatterns = [
     path("api/v1/", include("promotions.api.urls")),
     path("", include("promotions.urls")),
 ]
+
+# JSON under /api/ (503 when the database is the cause), Django's page elsewhere.
+handler500 = "promotions.api.errors.server_error"

@@ -6,6 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from promotions.api.fields import COMMIT, NAME, VERSION, Date, Integer, Text
+from promotions.api.pagination import Pagination
+from promotions.models import Promotion as PromotionModel
+
 
 class ErrorDetail(serializers.Serializer):
     code = serializers.CharField()
@@ -26,6 +30,7 @@ class Live(serializers.Serializer):
     desired = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_null=True, allow_blank=True)
     observed_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField(help_text="observed too long ago to be taken as what runs now")
 
 
 class Cell(serializers.Serializer):
@@ -154,58 +159,96 @@ class NewToken(Token):
 
 
 # -- inputs -----------------------------------------------------------------------------------
+# Every string is a `Text`: strict type, no control characters (free text: line breaks only).
 
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+def _name() -> Text:
+    return Text(form=NAME, max_length=100)
+
+
+def _free_text() -> Text:
+    return Text(multiline=True, max_length=2000, required=False, allow_blank=True, default="")
+
+
+def _single_line(max_length: int) -> Text:
+    return Text(max_length=max_length, required=False, allow_blank=True, default="")
 
 
 class PromotionRequest(serializers.Serializer):
-    applications = serializers.ListField(
-        child=serializers.RegexField(NAME, max_length=100), min_length=1, max_length=200
-    )
-    from_stage = serializers.RegexField(NAME, max_length=100)
-    to_stage = serializers.RegexField(NAME, max_length=100)
-    version = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=False)
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    override_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    applications = serializers.ListField(child=_name(), min_length=1, max_length=200)
+    from_stage = _name()
+    to_stage = _name()
+    version = Text(form=VERSION, max_length=255, required=False, allow_null=True)
+    reason = _free_text()
+    override_reason = _free_text()
 
 
 class Rollback(serializers.Serializer):
-    application = serializers.RegexField(NAME, max_length=100)
-    stage = serializers.RegexField(NAME, max_length=100)
-    version = serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=False)
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    override_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    application = _name()
+    stage = _name()
+    version = Text(form=VERSION, max_length=255, required=False, allow_null=True)
+    reason = _free_text()
+    override_reason = _free_text()
 
 
 class Release(serializers.Serializer):
-    application = serializers.RegexField(NAME, max_length=100)
-    version = serializers.RegexField(r"^[^\s]+$", max_length=255)
-    build = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    source_repository = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    source_commit = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", required=False)
-    issue = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    application = _name()
+    version = Text(form=VERSION, max_length=255)
+    build = _single_line(200)
+    source_repository = _single_line(500)
+    source_commit = Text(form=COMMIT, required=False)
+    issue = _single_line(200)
+    reason = _free_text()
 
 
 class Comment(serializers.Serializer):
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    comment = _free_text()
 
 
 class Reason(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = Text(multiline=True, max_length=2000)
 
 
 class OptionalReason(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = _free_text()
 
 
 class MergeInput(serializers.Serializer):
-    override_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    override_reason = _free_text()
 
 
 class TokenInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    expires_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)
+    name = Text(max_length=100)
+    expires_days = Integer(min_value=1, max_value=3650, required=False, allow_null=True)
+
+
+# -- query parameters (validated like bodies: a bad value is a 400 naming it, never ignored) ----
+
+
+class Page(serializers.Serializer):
+    page = Integer(min_value=1, required=False, help_text="1, 2, …; past the last page: 404")
+    page_size = Integer(min_value=1, max_value=Pagination.max_page_size, required=False,
+                        help_text=f"default {Pagination.page_size}")  # fmt: skip
+
+
+class ApplicationFilter(Page):
+    name = Text(max_length=100, required=False, allow_blank=True, help_text="part of the name")
+
+
+class PromotionFilter(Page):
+    application = Text(max_length=100, required=False, allow_blank=True)
+    stage = Text(max_length=100, required=False, allow_blank=True)
+    state = serializers.ChoiceField(PromotionModel.State.values, required=False)
+    kind = serializers.ChoiceField(PromotionModel.Kind.values, required=False)
+
+
+class AuditFilter(Page):
+    application = Text(max_length=100, required=False, allow_blank=True)
+    stage = Text(max_length=100, required=False, allow_blank=True)
+    user = Text(max_length=150, required=False, allow_blank=True)
+    action = Text(max_length=100, required=False, allow_blank=True)
+    since = Date(required=False, help_text="from this day on (YYYY-MM-DD)")
+    until = Date(required=False, help_text="up to and including this day (YYYY-MM-DD)")
 
 
 def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:

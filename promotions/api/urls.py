@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from promotions.api import serializers as s
 from promotions.api import views
+from promotions.api.errors import not_found
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -29,4 +30,5 @@ urlpatterns = [
     path("audit-events", views.AuditEvents.as_view(), name="api-audit"),
     path("tokens", views.Tokens.as_view(), name="api-tokens"),
     path("tokens/<int:token_id>", views.TokenDetail.as_view(), name="api-token"),
+    re_path(r"^(?P<path>.*)$", not_found),  # JSON, never Django's HTML page: unknown paths, non-numeric ids
 ]  # fmt: skip

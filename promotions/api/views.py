@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from promotions.api import serializers as s
-from promotions.api.errors import error_response
 from promotions.api.pagination import Pagination
+from promotions.api.schema import FOUND, NAME, READ, WRITE, errors
 from promotions.audit import audit_context, current_context
 from promotions.config import Catalog, catalog_get
 from promotions.freeze import active_freeze, describe
@@ -37,8 +36,7 @@ from promotions.services.approval import approval_submit, promotion_reject
 from promotions.services.executor import promotion_merge
 from promotions.services.rollback import promotion_release, promotion_rollback
 from promotions.services.tokens import apitoken_create, apitoken_revoke
-
-ERRORS = {400: s.Error, 401: s.Error, 403: s.Error, 404: s.Error, 503: s.Error}
+from promotions.text import text_problem
 
 
 def _catalog() -> Catalog:
@@ -56,6 +54,20 @@ def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
+def _query(serializer_class: type, request: Request) -> dict[str, Any]:
+    """Query parameters validated like a body (a plain dict: an empty value is a value, not absent)."""
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _application_name(name: str) -> str:
+    """A path's application name; one that could never be (control characters) is simply not found."""
+    if text_problem(name):
+        raise Http404("no application with such a name")
+    return name
+
+
 def _promotion(promotion_id: int) -> Promotion:
     try:
         return promotion_get(promotion_id=promotion_id)
@@ -64,7 +76,7 @@ def _promotion(promotion_id: int) -> Promotion:
 
 
 class Stages(APIView):
-    @extend_schema(responses={200: s.Stage(many=True), **ERRORS}, summary="Stages in pipeline order")
+    @extend_schema(responses={200: s.Stage(many=True), **READ}, summary="Stages in pipeline order")
     def get(self, request: Request) -> Response:
         now = timezone.now()
         return Response([
@@ -77,29 +89,30 @@ class Stages(APIView):
 
 
 class Matrix(APIView):
-    @extend_schema(
-        responses={200: s.Matrix, **ERRORS}, summary="Every application's version per stage, with live state"
-    )
+    @extend_schema(responses={200: s.Matrix, **READ}, summary="Every application's version per stage, with live state")
     def get(self, request: Request) -> Response:
         return Response(stored_matrix_document(catalog=_catalog()))
 
 
 class Applications(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("name", str, description="part of the name"), OpenApiParameter("page", int),
-                    OpenApiParameter("page_size", int)],
-        responses={200: s.paginated(s.Application), **ERRORS}, summary="Applications with their per-stage state",
-    )  # fmt: skip
+        operation_id="applications_list",
+        parameters=[s.ApplicationFilter],
+        responses={200: s.paginated(s.Application), **FOUND},
+        summary="Applications with their per-stage state",
+    )
     def get(self, request: Request) -> Response:
-        apps = stored_matrix_document(catalog=_catalog(), query=request.query_params.get("name", ""))["applications"]
+        query = _query(s.ApplicationFilter, request)
+        apps = stored_matrix_document(catalog=_catalog(), query=query.get("name", ""))["applications"]
         paginator = Pagination()
         page = paginator.paginate_queryset(apps, request, view=self)
         return paginator.get_paginated_response(page)
 
 
 class ApplicationDetail(APIView):
-    @extend_schema(responses={200: s.Application, **ERRORS}, summary="One application")
+    @extend_schema(parameters=[NAME], responses={200: s.Application, **FOUND}, summary="One application")
     def get(self, request: Request, name: str) -> Response:
+        name = _application_name(name)
         apps = [a for a in stored_matrix_document(catalog=_catalog(), query=name)["applications"] if a["name"] == name]
         if not apps:
             raise Http404(f"no application named {name!r}")
@@ -107,8 +120,10 @@ class ApplicationDetail(APIView):
 
 
 class ApplicationHistory(APIView):
-    @extend_schema(responses={200: s.History, **ERRORS}, summary="Versions an application had, per stage")
+    @extend_schema(parameters=[NAME], responses={200: s.History, **FOUND},
+                   summary="Versions an application had, per stage")  # fmt: skip
     def get(self, request: Request, name: str) -> Response:
+        name = _application_name(name)
         cell = StageVersion.objects.filter(application=name).first()
         if cell is None:
             raise Http404(f"no application named {name!r}")
@@ -123,19 +138,20 @@ class ApplicationHistory(APIView):
 
 class Promotions(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in ("application", "stage", "state", "kind")]
-        + [OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: s.paginated(s.Promotion), **ERRORS}, summary="Promotions, newest first",
-    )  # fmt: skip
+        operation_id="promotions_list",
+        parameters=[s.PromotionFilter],
+        responses={200: s.paginated(s.Promotion), **FOUND},
+        summary="Promotions, newest first",
+    )
     def get(self, request: Request) -> Response:
-        q = request.query_params
+        q = _query(s.PromotionFilter, request)
         rows = promotions_query(application=q.get("application", ""), stage=q.get("stage", ""),
                                 state=q.get("state", ""), kind=q.get("kind", ""))  # fmt: skip
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([promotion_document(p) for p in page or []])
 
-    @extend_schema(request=s.PromotionRequest, responses={202: s.Promotion, **ERRORS},
+    @extend_schema(request=s.PromotionRequest, responses={202: s.Promotion, **WRITE},
                    summary="Request a promotion (several applications: a release bundle)")  # fmt: skip
     def post(self, request: Request) -> Response:
         data = _valid(s.PromotionRequest, request)
@@ -148,7 +164,7 @@ class Promotions(APIView):
 
 
 class PromotionDetail(APIView):
-    @extend_schema(responses={200: s.Promotion, **ERRORS}, summary="One promotion")
+    @extend_schema(responses={200: s.Promotion, **errors(404)}, summary="One promotion")
     def get(self, request: Request, promotion_id: int) -> Response:
         return Response(promotion_document(_promotion(promotion_id)))
 
@@ -159,7 +175,7 @@ class PromotionAction(APIView):
     inputs = {"approve": s.Comment, "reject": s.Reason, "merge": s.MergeInput, "cancel": s.OptionalReason}
     action = ""
 
-    @extend_schema(responses={200: s.Promotion, **ERRORS})
+    @extend_schema(responses={200: s.Promotion, **WRITE})
     def post(self, request: Request, promotion_id: int) -> Response:
         promotion = _promotion(promotion_id)
         data = _valid(self.inputs[self.action], request)
@@ -177,11 +193,11 @@ class PromotionAction(APIView):
 
 def action_view(name: str, summary: str, request_serializer: type) -> Any:
     view = type(f"Promotion{name.title()}", (PromotionAction,), {"action": name})
-    return extend_schema(request=request_serializer, responses={200: s.Promotion, **ERRORS}, summary=summary)(view)
+    return extend_schema(request=request_serializer, responses={200: s.Promotion, **WRITE}, summary=summary)(view)
 
 
 class Rollbacks(APIView):
-    @extend_schema(request=s.Rollback, responses={202: s.Promotion, **ERRORS},
+    @extend_schema(request=s.Rollback, responses={202: s.Promotion, **WRITE},
                    summary="Roll an application in a stage back (default: to the version before)")  # fmt: skip
     def post(self, request: Request) -> Response:
         data = _valid(s.Rollback, request)
@@ -194,7 +210,7 @@ class Rollbacks(APIView):
 
 
 class Releases(APIView):
-    @extend_schema(request=s.Release, responses={202: s.Promotion, **ERRORS},
+    @extend_schema(request=s.Release, responses={202: s.Promotion, **WRITE},
                    summary="CI: version V of an application was built; promote it into its first stage")  # fmt: skip
     def post(self, request: Request) -> Response:
         data = _valid(s.Release, request)
@@ -213,20 +229,15 @@ class Releases(APIView):
 
 class AuditEvents(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter(n, str) for n in ("application", "stage", "user", "action")]
-        + [OpenApiParameter("since", date), OpenApiParameter("until", date), OpenApiParameter("page", int),
-           OpenApiParameter("page_size", int)],
-        responses={200: s.paginated(s.AuditEvent), **ERRORS}, summary="The audit history, oldest first",
-    )  # fmt: skip
+        operation_id="audit_events_list",
+        parameters=[s.AuditFilter],
+        responses={200: s.paginated(s.AuditEvent), **FOUND},
+        summary="The audit history, oldest first",
+    )
     def get(self, request: Request) -> Response:
-        q = request.query_params
-        try:
-            since = date.fromisoformat(q["since"]) if q.get("since") else None
-            until = date.fromisoformat(q["until"]) if q.get("until") else None
-        except ValueError:
-            return error_response(400, "since and until are dates like 2026-11-24")
+        q = _query(s.AuditFilter, request)
         rows = audit_events(application=q.get("application", ""), stage=q.get("stage", ""), user=q.get("user", ""),
-                            action=q.get("action", ""), since=since, until=until)  # fmt: skip
+                            action=q.get("action", ""), since=q.get("since"), until=q.get("until"))  # fmt: skip
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([_audit_record(e) for e in page or []])
@@ -238,11 +249,12 @@ def _token(token: ApiToken) -> dict[str, Any]:
 
 
 class Tokens(APIView):
-    @extend_schema(responses={200: s.Token(many=True), **ERRORS}, summary="Your API tokens")
+    @extend_schema(responses={200: s.Token(many=True), **errors()}, summary="Your API tokens")
     def get(self, request: Request) -> Response:
         return Response([_token(t) for t in ApiToken.objects.filter(user=_user(request))])
 
-    @extend_schema(request=s.TokenInput, responses={201: s.NewToken, **ERRORS}, summary="Create a token (shown once)")
+    @extend_schema(request=s.TokenInput, responses={201: s.NewToken, **errors(400, 403)},
+                   summary="Create a token (shown once)")  # fmt: skip
     def post(self, request: Request) -> Response:
         data = _valid(s.TokenInput, request)
         token, raw = apitoken_create(user=_user(request), name=data["name"], expires_days=data.get("expires_days"))
@@ -250,7 +262,7 @@ class Tokens(APIView):
 
 
 class TokenDetail(APIView):
-    @extend_schema(responses={204: None, **ERRORS}, summary="Revoke one of your tokens")
+    @extend_schema(responses={204: None, **errors(403, 404)}, summary="Revoke one of your tokens")
     def delete(self, request: Request, token_id: int) -> Response:
         token = ApiToken.objects.filter(pk=token_id, user=_user(request)).first()
         if token is None:
