@@ -44,7 +44,8 @@ def test_the_schema_and_the_docs_are_served_without_a_cdn(client, db):
     assert client.get("/api/v1/schema/").status_code == 200
     docs = client.get("/api/v1/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs
-    assert "cdn" not in docs.lower()
+    # Every script and stylesheet comes from this host (a random CSRF token may spell "cdn").
+    assert re.findall(r'(?:src|href)="(?!/)([^"]*)"', docs) == []
 
 
 def test_the_matrix_is_the_same_document_as_matrix_json(pipeline, api, alice):
