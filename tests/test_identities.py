@@ -164,12 +164,12 @@ def test_it_refuses_a_deactivated_user_on_the_command_line(pipeline, alice):
 
 
 def test_it_proposes_links_by_equal_names_and_links_only_what_the_admin_confirms(
-    hooked,
+    hooked,  # noqa: F811
     client,
     settings,
     alice,
     bob,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     path, _ = hooked
     settings.SLACK_SIGNING_SECRET = SLACK
