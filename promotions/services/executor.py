@@ -208,12 +208,11 @@ def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items:
     missing = [item.path for item in items if item.path not in tree]
     if missing:
         raise PermanentError(f"{', '.join(missing)} no longer exist on the branch")
-    limit = settings.GITOPS_PORTAL_MAX_FILE_BYTES
-    sizes = git.blob_sizes(tree[item.path] for item in items)
-    for item in items:
-        if (size := sizes.get(tree[item.path], 0)) > limit:
-            raise PermanentError(f"refused: {item.path}: {too_big(size, limit)}; nothing was committed")
     contents = git.read_blobs(tree[item.path] for item in items)
+    limit = settings.GITOPS_PORTAL_MAX_FILE_BYTES
+    for item in items:  # read (a worker's memory copes) but never parsed when too big
+        if (size := len(contents[tree[item.path]])) > limit:
+            raise PermanentError(f"refused: {item.path}: {too_big(size, limit)}; nothing was committed")
     edits = []
     for item in items:
         spec = catalog.application(item.application, git.name)
