@@ -29,8 +29,8 @@ def measure(apps: int, runs: int) -> tuple[float, int, int, int]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
+    from promotions.accounts.tokens import apitoken_create
     from promotions.models import StageVersion
-    from promotions.services.tokens import apitoken_create
 
     setup_test_environment()
     populate_matrix(apps, STAGES)

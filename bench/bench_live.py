@@ -118,9 +118,9 @@ def populate_live(apps: int, stages: list[str]) -> None:
 
 
 def refresh(kube, config: Path, runs: int) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
-    from promotions.config import catalog_load
+    from promotions.catalogue.loader import catalog_load
     from promotions.models import LiveState
-    from promotions.services.live import live_refresh
+    from promotions.workflow.rollout import live_refresh
 
     catalog = catalog_load(config)
     times, calls = [], 0

@@ -141,8 +141,8 @@ def dashboard(config: Path, data_dir: Path, runs: int) -> tuple[float, int, int]
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
-    from promotions.config import catalog_load
-    from promotions.services import matrix_refresh
+    from promotions.catalogue.loader import catalog_load
+    from promotions.matrix.refresh import matrix_refresh
 
     setup_test_environment()
     call_command("migrate", verbosity=0)

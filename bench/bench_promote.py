@@ -103,8 +103,8 @@ def setup_django(work: Path, redis_url: str, config: Path) -> dict[str, str]:
 def request(app: str):  # type: ignore[no-untyped-def]
     from django.conf import settings
 
-    from promotions.config import catalog_get
-    from promotions.services import promotion_request
+    from promotions.catalogue.loader import catalog_get
+    from promotions.workflow.request import promotion_request
 
     catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
     return promotion_request(catalog=catalog, applications=[app], from_stage="dev", to_stage="staging")
@@ -152,8 +152,8 @@ def main() -> int:
         config = work / "catalog.yaml"
         config.write_text(CATALOG.format(url=repo.url))
         env = setup_django(work, redis.url, config)
-        from promotions.config import catalog_get
-        from promotions.services import matrix_refresh
+        from promotions.catalogue.loader import catalog_get
+        from promotions.matrix.refresh import matrix_refresh
 
         matrix_refresh(catalog=catalog_get(config))
         f = floor(repo, work, args.runs)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from promotions.text import redact
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -84,11 +86,3 @@ def ensure_writable_dir(name: str, path: Path) -> Path:
     if not os.access(path, os.W_OK):
         raise ImproperlyConfigured(f"{name}: directory {str(path)!r} is not writable")
     return path
-
-
-def redact(url: str) -> str:
-    """Hide the credentials part of a URL (`scheme://user:secret@host` -> `scheme://***@host`)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"

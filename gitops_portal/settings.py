@@ -17,8 +17,8 @@ from gitops_portal.env import (
     env_path,
     env_str,
     env_url,
-    redact,
 )
+from promotions.text import redact
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -108,7 +108,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "promotions.middleware.AuditContextMiddleware",
+    "promotions.web.middleware.AuditContextMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a refused sign-in into the lockout page
 ]
 
@@ -149,13 +149,13 @@ GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("GITOPS_PORTAL_LOGIN_ADDRESS
 # The client address is REMOTE_ADDR. Behind N reverse proxies that each append to X-Forwarded-For,
 # set N: the address is then the one the outermost proxy saw (what a client sends itself never counts).
 GITOPS_PORTAL_TRUSTED_PROXY_COUNT = env_int("GITOPS_PORTAL_TRUSTED_PROXY_COUNT", 0)
-AXES_HANDLER = "promotions.signals.LoginThrottle"
+AXES_HANDLER = "promotions.web.login.LoginThrottle"
 AXES_FAILURE_LIMIT = GITOPS_PORTAL_LOGIN_FAILURE_LIMIT
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("GITOPS_PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # attempts during a lockout are refused, not recorded
-AXES_CLIENT_IP_CALLABLE = "promotions.signals.client_address"
-AXES_LOCKOUT_CALLABLE = "promotions.signals.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "promotions.web.login.client_address"
+AXES_LOCKOUT_CALLABLE = "promotions.web.login.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit history
 AXES_VERBOSE = False  # no start-up banner on every command
 

@@ -7,7 +7,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("promotions.api.urls")),
-    path("", include("promotions.urls")),
+    path("", include("promotions.inbound.urls")),
+    path("", include("promotions.web.urls")),
 ]
 
 # JSON under /api/ (503 when the database is the cause), Django's page elsewhere.

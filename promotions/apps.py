@@ -10,7 +10,7 @@ class PromotionsConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from promotions.signals import locked_out, logged_in, login_failed
+        from promotions.web.login import locked_out, logged_in, login_failed
 
         user_login_failed.connect(login_failed, dispatch_uid="audit-login-failed")
         user_logged_in.connect(logged_in, dispatch_uid="audit-logged-in")

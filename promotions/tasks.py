@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 
 from gitops_portal.celery import app
-from promotions.audit_anchor import audit_anchor_write
-from promotions.config import catalog_get
+from promotions.audit.anchor import audit_anchor_write
+from promotions.catalogue.loader import catalog_get
 from promotions.errors import TransientError
-from promotions.services import matrix_refresh
-from promotions.services.executor import promotion_execute
-from promotions.services.live import live_refresh
-from promotions.services.notify import notification_deliver
-from promotions.services.sweeper import promotions_sweep
-from promotions.services.webhooks import webhook_process
+from promotions.matrix.refresh import matrix_refresh
+from promotions.notifications.deliver import notification_deliver
+from promotions.tracking.events import webhook_process
+from promotions.tracking.sweeper import promotions_sweep
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.rollout import live_refresh
 
 
 @app.task(acks_late=True, ignore_result=True)

@@ -29,3 +29,11 @@ def text_problem(value: str, *, multiline: bool = False) -> str | None:
 def free_text(value: str) -> str:
     """Free text with its line breaks normalised (browsers send CRLF) and outer blanks removed."""
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def redact(url: str) -> str:
+    """Hide the credentials part of a URL (`scheme://user:secret@host` -> `scheme://***@host`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from promotions.config import Catalog
-from promotions.config.schema import render
-from promotions.matrix import matrix_read_git
+from promotions.catalogue.lookups import Catalog
+from promotions.catalogue.schema import render
+from promotions.matrix.refresh import matrix_read_git
 from sandbox.kube import KubeStandIn, Operator
 
 log = logging.getLogger(__name__)

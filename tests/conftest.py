@@ -120,8 +120,8 @@ PIPELINE = (
 def pipeline(repo, write_catalog, db):  # type: ignore[no-untyped-def]
     """A repository with web and api in dev (1.1.0 / 2.1.0), staging and production (1.0.0 / 2.0.0),
     read into the matrix; production takes pull requests."""
-    from promotions.config import catalog_load
-    from promotions.services import matrix_refresh
+    from promotions.catalogue.loader import catalog_load
+    from promotions.matrix.refresh import matrix_refresh
 
     files = {}
     for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
@@ -136,7 +136,7 @@ def pipeline(repo, write_catalog, db):  # type: ignore[no-untyped-def]
 
 def acting(user, catalog_path):  # type: ignore[no-untyped-def]
     """`user` as the services see an actor (their groups, admin or not)."""
-    from promotions.config import catalog_load
-    from promotions.permissions import who
+    from promotions.catalogue.loader import catalog_load
+    from promotions.workflow.permissions import who
 
     return who(user, catalog_load(catalog_path))

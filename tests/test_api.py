@@ -13,9 +13,9 @@ from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from promotions.accounts.tokens import apitoken_create
 from promotions.models import ApiToken, AuditEvent, Promotion
-from promotions.services.executor import promotion_execute
-from promotions.services.tokens import apitoken_create
+from promotions.workflow.execute import promotion_execute
 from tests.conftest import kustomization
 
 State = Promotion.State

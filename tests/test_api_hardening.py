@@ -14,9 +14,9 @@ from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 from django.urls import get_resolver
 
+from promotions.accounts.tokens import apitoken_create
 from promotions.api.errors import server_error
 from promotions.models import ApiToken, Approval, Promotion
-from promotions.services.tokens import apitoken_create
 
 SINGLE_LINE = "This field must be a single line without control characters."
 # Line breaks of every kind, other C0 and C1 controls, and the Unicode separators.

@@ -18,12 +18,12 @@ from django.db import connection
 from django.urls import reverse
 
 from gitops_portal.celery import app
-from promotions.audit import GENESIS, audit_context, audit_record, audit_verify, event_hash
-from promotions.audit_anchor import anchor_message, audit_anchor_write, audit_head
-from promotions.config import catalog_load
+from promotions.audit.anchor import anchor_message, audit_anchor_write, audit_head
+from promotions.audit.chain import GENESIS, audit_context, audit_record, audit_verify, event_hash
+from promotions.catalogue.connect import git_repository
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import PermanentError
-from promotions.integrations.git import Person
-from promotions.matrix import git_repository
+from promotions.gitops.repository import Person
 from promotions.models import AuditEvent
 from promotions.tasks import audit_anchor_task
 from tests.conftest import PIPELINE

@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 
 from promotions.models import AuditEvent, Promotion
-from promotions.services import promotion_request
-from promotions.services.approval import approval_submit
-from promotions.services.executor import promotion_execute
+from promotions.reviews.approvals import approval_submit
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
 from tests.conftest import APPLICATIONS, REPOSITORY, acting
 
 State = Promotion.State
@@ -53,8 +53,8 @@ def post(client: Client, url: str, data: dict) -> int:
 
 
 def waiting_pr(guarded, repo, alice) -> Promotion:
-    from promotions.config import catalog_load
-    from promotions.services import matrix_refresh
+    from promotions.catalogue.loader import catalog_load
+    from promotions.matrix.refresh import matrix_refresh
     from tests.conftest import kustomization
 
     repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "to staging")
@@ -68,7 +68,7 @@ def waiting_pr(guarded, repo, alice) -> Promotion:
 
 
 def queued(guarded, alice, stage: str) -> Promotion:
-    from promotions.config import catalog_load
+    from promotions.catalogue.loader import catalog_load
 
     source = {"staging": "dev", "production": "staging"}[stage]
     return promotion_request(catalog=catalog_load(guarded), applications=["api"], from_stage=source, to_stage=stage,
@@ -92,8 +92,8 @@ def test_requesting_a_promotion(role, stage, guarded, repo, alice, bob, carol, d
 @pytest.mark.parametrize("stage", ["staging", "production"])
 @pytest.mark.parametrize("role", ROLES)
 def test_rolling_back(role, stage, guarded, repo, alice, bob, carol, dave):
-    from promotions.config import catalog_load
-    from promotions.services import matrix_refresh
+    from promotions.catalogue.loader import catalog_load
+    from promotions.matrix.refresh import matrix_refresh
     from tests.conftest import kustomization
 
     repo.commit({f"{stage}/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "forward")

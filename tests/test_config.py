@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from promotions.config import catalog_get, catalog_load, catalog_parse
+from promotions.catalogue.loader import catalog_get, catalog_load, catalog_parse
 from promotions.errors import ConfigError
 
 DESIGN_SKETCH = """\

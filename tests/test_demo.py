@@ -8,7 +8,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.models import StageVersion
 from sandbox.gitrepo import RepoBuilder
 
@@ -56,9 +56,9 @@ def test_the_demo_matrix_shows_a_promotion_backlog(db, data_dir, settings):
 def test_the_demo_clusters_run_what_the_demo_repository_declares(db, data_dir, settings):
     from pathlib import Path
 
-    from promotions.config import catalog_load
+    from promotions.catalogue.loader import catalog_load
     from promotions.models import LiveState
-    from promotions.services.live import live_refresh
+    from promotions.workflow.rollout import live_refresh
     from sandbox.demo_cluster import start_demo_clusters
 
     call_command("demo", stdout=io.StringIO())

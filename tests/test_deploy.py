@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 
 ROOT = Path(__file__).resolve().parent.parent
 

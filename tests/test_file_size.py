@@ -1,11 +1,12 @@
 """A stage file too big to parse: its cell says so, promotions into it are refused, and nothing
 reads it whole (the limit is GITOPS_PORTAL_MAX_FILE_BYTES)."""
 
-from promotions.config import catalog_load
-from promotions.history import application_history_get
+from promotions.catalogue.loader import catalog_load
+from promotions.matrix.history import application_history_get
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion, RepositoryState, StageVersion
-from promotions.services import matrix_refresh, promotion_request
-from promotions.services.executor import promotion_execute
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
 from tests.conftest import kustomization
 
 State = Promotion.State

@@ -4,11 +4,13 @@ import textwrap
 
 import pytest
 
-from promotions import gitread
-from promotions.config import catalog_load
+from promotions.catalogue.connect import git_repository
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import PermanentError
-from promotions.integrations.git import GitRepository
-from promotions.matrix import git_repository, matrix_document, matrix_read_git
+from promotions.gitops.repository import GitRepository
+from promotions.matrix import snapshot as gitread
+from promotions.matrix.document import matrix_document
+from promotions.matrix.refresh import matrix_read_git
 from tests.conftest import ALICE, BOB, at, kustomization
 
 LAYOUTS = """\

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from promotions.errors import PermanentError, TransientError
-from promotions.integrations.git import git_failure, repository_for
-from promotions.messages import trailer_block
+from promotions.gitops.repository import git_failure, repository_for
 from promotions.models import Promotion
-from promotions.services import PromotionError
+from promotions.workflow.commit_messages import trailer_block
+from promotions.workflow.request import PromotionError
 from sandbox.gitrepo import Author
 from sandbox.processes import free_port
 from tests.conftest import kustomization
@@ -104,7 +104,7 @@ def test_it_does_not_take_a_forged_trailer_from_another_promotions_metadata(pipe
 
 
 def test_it_still_finds_its_own_earlier_push_on_a_rerun(pipeline, repo, monkeypatch):
-    from promotions.integrations.git import GitRepository
+    from promotions.gitops.repository import GitRepository
 
     promotion = request(pipeline, ["web"], "dev", "staging")
     pushed = []

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
+from promotions.inbound.signatures import github_signature, slack_signature
 from promotions.models import Promotion, WebhookDelivery
-from promotions.signatures import github_signature, slack_signature
 from tests.test_hooks import SECRET, SLACK, command, hooked, slack  # noqa: F401 - fixtures
 from tests.test_promotions_github import TOKENS, gh, github_pipeline  # noqa: F401 - fixtures
 

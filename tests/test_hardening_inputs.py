@@ -6,12 +6,13 @@ import textwrap
 
 import pytest
 
-from promotions.config import catalog_load
-from promotions.locators import CHART_RULE, OCI_RULE, TOKEN_RULE
+from promotions.accounts.tokens import apitoken_create
+from promotions.catalogue.loader import catalog_load
+from promotions.gitops.yaml.locators import CHART_RULE, OCI_RULE, TOKEN_RULE
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
-from promotions.services import PromotionError, matrix_refresh, promotion_request
-from promotions.services.executor import promotion_execute
-from promotions.services.tokens import apitoken_create
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import PromotionError, promotion_request
 from tests.conftest import REPOSITORY
 
 State = Promotion.State

@@ -9,12 +9,12 @@ import pytest
 from django.test import Client
 from github import Auth, Github
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
+from promotions.inbound.signatures import github_signature, slack_signature
 from promotions.models import AuditEvent, Profile, Promotion, WebhookDelivery
-from promotions.services import promotion_request
-from promotions.services.executor import promotion_execute
-from promotions.services.webhooks import webhook_process
-from promotions.signatures import github_signature, slack_signature
+from promotions.tracking.events import webhook_process
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
 from tests.test_promotions_github import TOKENS, gh, github_pipeline, promote, run  # noqa: F401 - fixtures
 
 State = Promotion.State
@@ -91,7 +91,7 @@ def test_failing_checks_block_the_pull_request_from_auto_merging(hooked, client,
     inbox = Client()
     inbox.force_login(bob)
     assert "Blocked by failing checks: ci/e2e" in inbox.get("/approvals/").content.decode()
-    from promotions.services.approval import approval_submit
+    from promotions.reviews.approvals import approval_submit
     from tests.conftest import acting
 
     approval_submit(promotion=promotion, actor=acting(bob, path))
@@ -165,7 +165,7 @@ def test_reviews_from_chat_follow_the_same_rules(slack, client, alice, bob, repo
     from tests.conftest import kustomization
 
     repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "to staging")
-    from promotions.services import matrix_refresh
+    from promotions.matrix.refresh import matrix_refresh
 
     matrix_refresh(catalog=catalog_load(slack))
     promotion = promotion_request(catalog=catalog_load(slack), applications=["web"], from_stage="staging",

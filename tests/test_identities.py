@@ -10,10 +10,11 @@ from django.core.management import call_command
 from django.test import Client
 from github import Auth, Github
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.models import Approval, AuditEvent, Profile, Promotion
-from promotions.services.approval import approval_status, approval_submit
-from promotions.services.sweeper import promotions_sweep
+from promotions.reviews.approvals import approval_submit
+from promotions.reviews.policy import approval_status
+from promotions.tracking.sweeper import promotions_sweep
 from tests.conftest import acting
 from tests.test_hooks import SLACK, command, hooked, send, slack  # noqa: F401 - fixtures
 from tests.test_promotions_github import TOKENS, gh, github_pipeline, promote, run  # noqa: F401 - fixtures
@@ -26,7 +27,7 @@ def review_webhook(client, promotion: Promotion, login: str, *, review_id: int, 
     payload = {"action": "submitted", "repository": {"full_name": "acme/platform"},
                "pull_request": {"number": promotion.pull_request_number},
                "review": {"id": review_id, "user": {"login": login}, "state": state, "commit_id": promotion.commit}}  # fmt: skip
-    from promotions.services.webhooks import webhook_process
+    from promotions.tracking.events import webhook_process
 
     assert send(client, "pull_request_review", payload, delivery=f"review-{review_id}").status_code == 202
     for delivery in __import__("promotions.models", fromlist=["WebhookDelivery"]).WebhookDelivery.objects.filter(

@@ -8,12 +8,13 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import LiveState, Promotion
-from promotions.services import matrix_refresh, promotion_request
-from promotions.services.executor import promotion_execute
-from promotions.services.live import live_refresh
 from promotions.tasks import live_refresh_task
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
+from promotions.workflow.rollout import live_refresh
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from sandbox.processes import free_port

@@ -12,14 +12,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from promotions.config import catalog_load
-from promotions.labels import LABEL_VALUE_RULE
+from promotions.accounts.tokens import apitoken_create
+from promotions.catalogue.loader import catalog_load
+from promotions.cluster.labels import LABEL_VALUE_RULE
+from promotions.matrix.live import STAGE_FAILED
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import LiveState, Promotion
-from promotions.services import matrix_refresh, promotion_request
-from promotions.services.executor import promotion_execute
-from promotions.services.live import STAGE_FAILED, live_refresh
-from promotions.services.rollout import promotions_follow_live
-from promotions.services.tokens import apitoken_create
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
+from promotions.workflow.rollout import live_refresh, promotions_follow_live
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from tests.conftest import kustomization

@@ -4,10 +4,10 @@ import textwrap
 
 import pytest
 
-from promotions.config.schema import HelmReleaseChart, HelmValues, Image, KustomizeImage, YamlPath
-from promotions.gitread import locate_all
-from promotions.locators import parse_image
-from promotions.yamlnodes import PathSyntaxError, parse_path
+from promotions.catalogue.schema import HelmReleaseChart, HelmValues, Image, KustomizeImage, YamlPath
+from promotions.gitops.yaml.locators import parse_image
+from promotions.gitops.yaml.nodes import PathSyntaxError, parse_path
+from promotions.matrix.snapshot import locate_all
 
 
 def locate(spec, text: str, app: str = "web", stage: str = "staging"):

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from promotions import locks
 from promotions.errors import TransientError
+from promotions.workflow import locks
 from sandbox.processes import RedisServer
 
 

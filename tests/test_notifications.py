@@ -12,12 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import TransientError
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import NotificationDelivery, Promotion
-from promotions.services import matrix_refresh, promotion_request
-from promotions.services.executor import promotion_execute
-from promotions.services.notify import notification_deliver
+from promotions.notifications.deliver import notification_deliver
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
 from tests.conftest import PIPELINE, kustomization
 
 Status = NotificationDelivery.Status

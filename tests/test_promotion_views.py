@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from promotions.models import Promotion
-from promotions.services.executor import promotion_execute
+from promotions.workflow.execute import promotion_execute
 
 State = Promotion.State
 

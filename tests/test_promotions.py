@@ -5,13 +5,15 @@ import subprocess
 
 import pytest
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import TransientError
-from promotions.integrations.git import GitRepository
+from promotions.gitops.repository import GitRepository
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
-from promotions.services import PromotionError, matrix_refresh, promotion_cancel, promotion_request
-from promotions.services.approval import approval_submit
-from promotions.services.executor import promotion_execute, promotion_merge
+from promotions.reviews.approvals import approval_submit
+from promotions.reviews.merge import promotion_merge
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import PromotionError, promotion_cancel, promotion_request
 from tests.conftest import acting, kustomization
 
 State = Promotion.State

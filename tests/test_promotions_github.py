@@ -6,13 +6,15 @@ import time
 import pytest
 from github import Auth, Github
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import TransientError
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
-from promotions.services import matrix_refresh, promotion_cancel, promotion_request
-from promotions.services.approval import approval_submit
-from promotions.services.executor import promotion_execute, promotion_merge
-from promotions.services.sweeper import promotions_sweep
+from promotions.reviews.approvals import approval_submit
+from promotions.reviews.merge import promotion_merge
+from promotions.tracking.sweeper import promotions_sweep
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_cancel, promotion_request
 from sandbox.github import GitHubStandIn
 from sandbox.gitrepo import RepoBuilder
 from tests.conftest import BOB, PIPELINE, acting, at, kustomization
@@ -173,7 +175,7 @@ def test_a_missing_token_fails_with_the_variable_to_set(github_pipeline, monkeyp
 
 def test_github_reviews_count_except_the_requesters_own(github_pipeline, gh, alice, bob):
     from promotions.models import Profile
-    from promotions.services.approval import approval_status
+    from promotions.reviews.policy import approval_status
 
     path, _ = github_pipeline
     gh.add_token("alice-token", "alice-gh")
@@ -195,7 +197,7 @@ def test_github_reviews_count_except_the_requesters_own(github_pipeline, gh, ali
 
 
 def test_rejecting_closes_the_github_pull_request_with_the_reason(github_pipeline, gh, bob):
-    from promotions.services.approval import promotion_reject
+    from promotions.reviews.approvals import promotion_reject
 
     path, _ = github_pipeline
     promotion = run(promote(path))
@@ -206,7 +208,7 @@ def test_rejecting_closes_the_github_pull_request_with_the_reason(github_pipelin
 
 
 def test_rolling_back_on_github(github_pipeline, gh, alice, bob):
-    from promotions.services.rollback import promotion_rollback
+    from promotions.workflow.rollback import promotion_rollback
 
     path, repo = github_pipeline
     forward = run(promote(path, requested_by=alice))

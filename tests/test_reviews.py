@@ -10,16 +10,19 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection
 from django.urls import reverse
 
-from promotions.audit import audit_verify
-from promotions.config import catalog_load, catalog_parse
-from promotions.freeze import active_freeze
+from promotions.audit.chain import audit_verify
+from promotions.catalogue.loader import catalog_load, catalog_parse
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import AuditEvent, Pin, Promotion
-from promotions.permissions import Denied
-from promotions.services import PromotionError, matrix_refresh, promotion_request
-from promotions.services.approval import approval_status, approval_submit, promotion_reject
-from promotions.services.executor import promotion_execute, promotion_merge
-from promotions.services.rollback import promotion_rollback
-from promotions.services.sweeper import promotions_sweep
+from promotions.reviews.approvals import approval_submit, promotion_reject
+from promotions.reviews.merge import promotion_merge
+from promotions.reviews.policy import approval_status
+from promotions.tracking.sweeper import promotions_sweep
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.freeze import active_freeze
+from promotions.workflow.permissions import Denied
+from promotions.workflow.request import PromotionError, promotion_request
+from promotions.workflow.rollback import promotion_rollback
 from tests.conftest import acting, kustomization
 
 State = Promotion.State

@@ -8,9 +8,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import RepositoryState, StageVersion
-from promotions.services import matrix_refresh
 from tests.conftest import ALICE, BOB, PLAIN, at, kustomization
 
 

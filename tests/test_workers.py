@@ -9,10 +9,11 @@ from django.db import connection
 from django.urls import reverse
 
 from gitops_portal.celery import app as celery_app
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import NotificationDelivery, Promotion
-from promotions.services import matrix_refresh, promotion_request
-from promotions.services.sweeper import promotions_sweep
+from promotions.tracking.sweeper import promotions_sweep
+from promotions.workflow.request import promotion_request
 from sandbox.processes import RedisServer, Worker, wait_for
 from tests.conftest import PIPELINE, kustomization
 from tests.test_notifications import receiver  # noqa: F401 - fixture

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from promotions.config.schema import HelmReleaseChart, HelmValues, Image, KustomizeImage, YamlPath
-from promotions.yamlwrite import EditError, version_set
+from promotions.catalogue.schema import HelmReleaseChart, HelmValues, Image, KustomizeImage, YamlPath
+from promotions.gitops.yaml.edit import EditError, version_set
 
 
 def edit(spec, text: str | bytes, version: str, app: str = "web"):

@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from promotions.services.tokens import apitoken_user
+from promotions.accounts.tokens import apitoken_user
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from promotions.errors import PortalError, TransientError
-from promotions.permissions import Denied
+from promotions.workflow.permissions import Denied
 
 logger = logging.getLogger(__name__)
 

@@ -14,29 +14,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from promotions.accounts.tokens import apitoken_create, apitoken_revoke
 from promotions.api import serializers as s
 from promotions.api.pagination import Pagination
 from promotions.api.schema import FOUND, NAME, READ, WRITE, errors
-from promotions.audit import audit_context, current_context
-from promotions.config import Catalog, catalog_get
-from promotions.freeze import active_freeze, describe
-from promotions.history import application_history_get
+from promotions.audit.chain import audit_context, current_context
+from promotions.audit.export import _audit_record, audit_events
+from promotions.catalogue.loader import catalog_get
+from promotions.catalogue.lookups import Catalog
+from promotions.matrix.document import stored_matrix_document
+from promotions.matrix.history import application_history_get
 from promotions.models import ApiToken, Promotion, RepositoryState, StageVersion
-from promotions.permissions import who
-from promotions.selectors import (
-    _audit_record,
-    audit_events,
-    promotion_document,
-    promotion_get,
-    promotions_query,
-    stored_matrix_document,
-)
-from promotions.services import promotion_cancel, promotion_request
-from promotions.services.approval import approval_submit, promotion_reject
-from promotions.services.executor import promotion_merge
-from promotions.services.rollback import promotion_release, promotion_rollback
-from promotions.services.tokens import apitoken_create, apitoken_revoke
+from promotions.reviews.approvals import approval_submit, promotion_reject
+from promotions.reviews.merge import promotion_merge
 from promotions.text import text_problem
+from promotions.workflow.freeze import active_freeze, describe
+from promotions.workflow.permissions import who
+from promotions.workflow.queries import promotion_document, promotion_get, promotions_query
+from promotions.workflow.request import promotion_cancel, promotion_request
+from promotions.workflow.rollback import promotion_release, promotion_rollback
 
 
 def _catalog() -> Catalog:

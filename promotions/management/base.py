@@ -11,12 +11,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
-from promotions.audit import audit_context
-from promotions.config import Catalog, catalog_load
+from promotions.audit.chain import audit_context
+from promotions.catalogue.loader import catalog_load
+from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
 from promotions.models import Promotion
-from promotions.permissions import Who, who
-from promotions.selectors import promotion_document
+from promotions.workflow.permissions import Who, who
+from promotions.workflow.queries import promotion_document
 
 
 class PromotionCommand(BaseCommand):

@@ -5,9 +5,9 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from promotions.config import catalog_load
-from promotions.services import promotion_request
-from promotions.services.executor import promotion_execute
+from promotions.catalogue.loader import catalog_load
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
 from tests.browser.test_dashboard import demo, page  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

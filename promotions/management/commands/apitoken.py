@@ -10,9 +10,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
-from promotions.audit import audit_context
+from promotions.accounts.tokens import apitoken_create, apitoken_revoke
+from promotions.audit.chain import audit_context
 from promotions.models import ApiToken
-from promotions.services.tokens import apitoken_create, apitoken_revoke
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from promotions.management.base import PromotionCommand
 from promotions.models import Promotion
-from promotions.services.approval import approval_submit
+from promotions.reviews.approvals import approval_submit
 
 
 class Command(PromotionCommand):

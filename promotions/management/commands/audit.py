@@ -14,8 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from promotions.audit_anchor import AuditReport, audit_report
-from promotions.selectors import audit_events, audit_export
+from promotions.audit.anchor import AuditReport, audit_report
+from promotions.audit.export import audit_events, audit_export
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 
-from promotions.config import catalog_load
-from promotions.demo import USERS, demo_build
-from promotions.services import matrix_refresh
+from promotions.catalogue.loader import catalog_load
+from promotions.matrix.refresh import matrix_refresh
+from sandbox.demo import USERS, demo_build
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from sandbox.demo_cluster import start_demo_clusters
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
-from promotions.audit import audit_context
+from promotions.accounts.identities import LINK_FIELDS, identity_link, identity_proposals, identity_unlink
+from promotions.audit.chain import audit_context
 from promotions.errors import PortalError
-from promotions.services.identities import LINK_FIELDS, identity_link, identity_proposals, identity_unlink
 
 ACTOR = "admin (identity_links)"
 

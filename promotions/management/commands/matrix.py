@@ -16,9 +16,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import ConfigError
-from promotions.matrix import live_documents, matrix_document, matrix_read_git
+from promotions.matrix.document import live_documents, matrix_document
+from promotions.matrix.refresh import matrix_read_git
 
 
 class Command(BaseCommand):

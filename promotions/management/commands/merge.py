@@ -5,7 +5,7 @@ from typing import Any
 
 from promotions.management.base import PromotionCommand
 from promotions.models import Promotion
-from promotions.services.executor import promotion_merge
+from promotions.reviews.merge import promotion_merge
 
 
 class Command(PromotionCommand):

@@ -11,9 +11,10 @@ from django.core.management.base import CommandParser
 
 from promotions.errors import TransientError
 from promotions.management.base import PromotionCommand
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
-from promotions.services import matrix_refresh, promotion_request
-from promotions.services.executor import promotion_execute
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.request import promotion_request
 
 
 class Command(PromotionCommand):

@@ -9,9 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from promotions.config import catalog_load
+from promotions.catalogue.loader import catalog_load
 from promotions.errors import ConfigError
-from promotions.services.live import live_refresh
+from promotions.workflow.rollout import live_refresh
 
 
 class Command(BaseCommand):

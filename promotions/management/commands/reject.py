@@ -5,7 +5,7 @@ from typing import Any
 
 from promotions.management.base import PromotionCommand
 from promotions.models import Promotion
-from promotions.services.approval import promotion_reject
+from promotions.reviews.approvals import promotion_reject
 
 
 class Command(PromotionCommand):

@@ -6,10 +6,10 @@ from typing import Any
 
 from promotions.errors import TransientError
 from promotions.management.base import PromotionCommand
+from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
-from promotions.services import matrix_refresh
-from promotions.services.executor import promotion_execute
-from promotions.services.rollback import promotion_rollback
+from promotions.workflow.execute import promotion_execute
+from promotions.workflow.rollback import promotion_rollback
 
 
 class Command(PromotionCommand):

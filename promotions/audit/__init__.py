@@ -1,0 +1,1 @@
+"""The audit history: the hash chain (append, verify), its anchors outside the database, exports."""

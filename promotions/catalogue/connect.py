@@ -1,0 +1,42 @@
+"""From a catalogue repository to the systems behind it: its local clone and its hosting provider."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from promotions.catalogue.schema import RepositoryConfig
+from promotions.errors import PermanentError
+from promotions.gitops.repository import GitRepository, repository_for
+from promotions.hosting.base import ScmProvider
+from promotions.hosting.local import LocalProvider
+
+
+def provider_for(repo: RepositoryConfig, *, git: GitRepository, portal_url: str) -> ScmProvider:
+    """The provider a repository's catalogue entry asks for."""
+    if repo.provider == "github":
+        from promotions.hosting.github import GitHubProvider
+
+        assert repo.github is not None
+        token = os.environ.get(repo.github.token_env, "")
+        if not token:
+            raise PermanentError(
+                f"repository {repo.name!r}: {repo.github.token_env} is not set; the github provider needs a token"
+            )
+        return GitHubProvider(repo=repo.github.repo, api_url=repo.github.api_url, token=token)
+    return LocalProvider(git=git, portal_url=portal_url)
+
+
+def git_repository(repo: RepositoryConfig, *, data_dir: Path | None = None) -> GitRepository:
+    """The local clone of a configured repository (created on first sync)."""
+    token_env = repo.github.token_env if repo.github else ""
+    return repository_for(
+        name=repo.name,
+        url=repo.url,
+        branch=repo.branch,
+        data_dir=data_dir or settings.DATA_DIR,
+        timeout=settings.GITOPS_PORTAL_GIT_TIMEOUT,
+        token_env=token_env,
+    )

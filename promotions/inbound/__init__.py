@@ -1,0 +1,2 @@
+"""Requests from other systems (Git hosting webhooks, chat slash commands): each proves itself
+(a signature or a token) before anything else happens."""

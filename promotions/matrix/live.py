@@ -1,0 +1,189 @@
+"""Reading every stage's cluster and storing what runs there (pages read the store)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from promotions.catalogue.lookups import Catalog, live_problem
+from promotions.catalogue.schema import ClusterConfig, render
+from promotions.cluster.client import ClusterUnavailable, KubeCluster
+from promotions.cluster.labels import SelectorError, parse_selector
+from promotions.cluster.observe import WORKLOAD_KINDS, ClusterIndex, Declared, Observed, observe, unknown
+from promotions.cluster.target import LiveTarget
+from promotions.models import LiveState, StageVersion
+
+log = logging.getLogger(__name__)
+STAGE_FAILED = "internal error reading this stage; see the portal's logs"
+APPLICATION_FAILED = "internal error reading this application; see the portal's logs"
+_NOTHING_KNOWN: dict[str, Any] = {"health": LiveState.Health.UNKNOWN, "sync": LiveState.Sync.UNKNOWN, "version": None,
+                                  "ready": None, "desired": None}  # fmt: skip
+
+
+@dataclass
+class StageRead:
+    stage: str
+    observed: list[Observed]
+    calls: int = 0
+    error: str = ""
+    keep: bool = False  # not even Git's side could be worked out: mark the stored cells Unknown
+
+
+@dataclass
+class LiveReport:
+    stages: list[StageRead] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return sum(read.calls for read in self.stages)
+
+
+def live_read(*, catalog: Catalog, stages: list[str] | None = None) -> LiveReport:
+    """Read the clusters of `stages` (default: every stage that has one), in parallel, and store
+    what runs there. A problem with one application is that cell's reason, one with a stage that
+    stage's: the rest is always read and stored."""
+    wanted = [s for s in catalog.stages if s.cluster is not None and (stages is None or s.name in stages)]
+    declared = {stage.name: _declared_or_none(catalog, stage.name) for stage in wanted}
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
+        reads = list(pool.map(lambda s: _read_stage_guarded(catalog, s.name, declared[s.name]), wanted))
+    now = timezone.now()
+    for read in reads:
+        _store_guarded(read, now)
+    return LiveReport(reads)
+
+
+def declared_in(catalog: Catalog, stage: str) -> list[Declared]:
+    """Every application Git declares in `stage`, with where to look for it (or why it cannot be)."""
+    cluster = _cluster_config(catalog, stage)
+    declared = []
+    for cell in StageVersion.objects.filter(stage=stage, path__isnull=False).order_by("application"):
+        try:
+            found = _declared(catalog, cell, stage, cluster)
+        except Exception:  # a bug with one application must not hide the others
+            log.exception("live state of %r in %s: working out where to look failed", cell.application, stage)
+            target = LiveTarget(None, None, None, cell.application)
+            found = Declared(cell.application, "", target, cell.version, problem=APPLICATION_FAILED)
+        if found is not None:
+            declared.append(found)
+    return declared
+
+
+def _declared(catalog: Catalog, cell: StageVersion, stage: str, cluster: ClusterConfig) -> Declared | None:
+    spec = catalog.application(cell.application, cell.repository)
+    if spec is None or spec.live is None:
+        return None
+    target = spec.live.for_stage(stage)
+    namespace = render(target.namespace or cluster.namespace, app=cell.application, stage=stage)
+    stage_file = spec.files.get(stage)
+    comparable = not (stage_file and stage_file.locator.key.startswith("helmrelease-chart"))
+    problem = live_problem(cell.application, target, namespace)
+    return Declared(cell.application, namespace, target, cell.version, comparable, problem)
+
+
+def _declared_or_none(catalog: Catalog, stage: str) -> list[Declared] | None:
+    try:
+        return declared_in(catalog, stage)
+    except Exception:
+        log.exception("live state of %s: working out what Git declares failed", stage)
+        return None
+
+
+def _read_stage_guarded(catalog: Catalog, stage: str, declared: list[Declared] | None) -> StageRead:
+    """One stage's read; anything unexpected marks that stage's cells Unknown, not the others'."""
+    if declared is None:
+        return StageRead(stage, [], error=STAGE_FAILED, keep=True)
+    try:
+        return _read_stage(catalog, stage, declared)
+    except Exception:
+        log.exception("live state of %s: reading failed", stage)
+        return StageRead(stage, [unknown(d, STAGE_FAILED) for d in declared], error=STAGE_FAILED)
+
+
+def _read_stage(catalog: Catalog, stage: str, declared: list[Declared]) -> StageRead:
+    readable = [d for d in declared if not d.problem]
+    if not readable:
+        return StageRead(stage, [unknown(d, d.problem) for d in declared])
+    config = _cluster_config(catalog, stage)
+    cluster = KubeCluster(
+        name=stage, kubeconfig=catalog.kubeconfig_path(stage), context=config.context, timeout=config.timeout
+    )
+    namespaces, kinds, key = {d.namespace for d in readable}, _kinds(readable), _common_key(readable)
+    try:
+        listing = cluster.read(namespaces=namespaces, kinds=kinds, label_key=key)
+    except ClusterUnavailable as exc:
+        log.warning("live state of %s: %s", stage, exc.reason)
+        return StageRead(stage, [unknown(d, d.problem or exc.reason) for d in declared], error=exc.reason)
+    index = ClusterIndex(listing.objects)
+    return StageRead(stage, [_observe(d, index, listing.unreadable) for d in declared], listing.calls)
+
+
+def _observe(declared: Declared, index: ClusterIndex, unreadable: dict[str, str]) -> Observed:
+    """One application's live state; whatever goes wrong with it stays in its own cell."""
+    if declared.problem:
+        return unknown(declared, declared.problem)
+    try:
+        return observe(declared, index, unreadable)
+    except Exception:
+        log.exception("live state of %r in %s: observing failed", declared.application, declared.namespace)
+        return unknown(declared, APPLICATION_FAILED)
+
+
+def _cluster_config(catalog: Catalog, stage: str) -> ClusterConfig:
+    config = catalog.stage(stage)
+    if config is None or config.cluster is None:
+        raise ValueError(f"stage {stage!r} has no cluster")
+    return config.cluster
+
+
+def _kinds(declared: list[Declared]) -> list[str]:
+    kinds = {k for d in declared for k in ((d.target.kind,) if d.target.kind else WORKLOAD_KINDS)}
+    ordered = [k for k in WORKLOAD_KINDS if k in kinds]
+    extra = ["ReplicaSet"] if "Deployment" in kinds else []
+    return [*ordered, *extra, "Pod"]
+
+
+def _common_key(declared: list[Declared]) -> str | None:
+    """A label key every application's selector requires: lists can ask only for objects
+    that have it (a name-only target disables the narrowing; a broken selector is left out,
+    its cell says why)."""
+    keys: set[str] | None = None
+    for d in declared:
+        if not d.target.selector:
+            return None
+        try:
+            mine = set(parse_selector(d.target.selector).keys)
+        except SelectorError:
+            continue
+        keys = mine if keys is None else keys & mine
+    return sorted(keys)[0] if keys else None
+
+
+def _store_guarded(read: StageRead, now: datetime) -> None:
+    try:
+        _store(read, now)
+    except Exception:  # say, a value the database refuses: the other stages are still stored
+        log.exception("live state of %s: storing failed", read.stage)
+
+
+@transaction.atomic
+def _store(read: StageRead, now: datetime) -> None:
+    if read.keep:
+        rows = LiveState.objects.filter(stage=read.stage)
+        rows.update(**_NOTHING_KNOWN, versions=[], reason=read.error, observed_at=now)
+        return
+    LiveState.objects.filter(stage=read.stage).delete()
+    LiveState.objects.bulk_create(_row(read.stage, o, now) for o in read.observed)
+
+
+def _row(stage: str, o: Observed, now: datetime) -> LiveState:
+    return LiveState(
+        application=o.application, stage=stage, namespace=o.namespace[:255], workload=o.workload[:500],
+        version=o.version, versions=o.versions, health=o.health, sync=o.sync, ready=o.ready, desired=o.desired,
+        reason=o.reason, observed_at=now,
+    )  # fmt: skip

@@ -1,0 +1,135 @@
+"""Writes: everything that changes what the portal stores goes through here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from promotions.audit.chain import audit_record
+from promotions.catalogue.connect import git_repository
+from promotions.catalogue.lookups import Catalog
+from promotions.errors import PortalError
+from promotions.matrix.snapshot import Cell, RepositorySnapshot, repository_snapshot_read
+from promotions.models import RepositoryState, StageVersion
+from promotions.queue import task_send
+from promotions.text import redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshReport:
+    repositories: int
+    changed: list[str]
+    errors: dict[str, str]
+
+
+def matrix_refresh_request() -> str:
+    """Ask a worker to re-read every repository now (Git is never read inside a web request);
+    '' when queued, else why not."""
+    problem = task_send("matrix_refresh_task")
+    return f"could not start reading Git: {problem}; the periodic refresh will catch up" if problem else ""
+
+
+def matrix_refresh(*, catalog: Catalog, data_dir: Path | None = None) -> RefreshReport:
+    """Fetch every repository and store its cells when the commit or the catalogue changed.
+
+    A repository that cannot be fetched keeps its last good cells, with the reason
+    recorded on its state (pages show both).
+    """
+    changed, errors = [], {}
+    now = timezone.now()
+    for read in matrix_read_git(catalog=catalog, data_dir=data_dir):
+        repo = catalog.repository(read.name)
+        if read.snapshot is None:
+            errors[read.name] = read.error or "unknown error"
+            log.warning("matrix refresh: %s", read.error)
+            RepositoryState.objects.update_or_create(
+                name=read.name,
+                defaults={"url": redact(repo.url), "branch": repo.branch, "checked_at": now, "error": read.error},
+            )
+            continue
+        if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now):
+            changed.append(read.name)
+    _forget_removed(catalog)
+    return RefreshReport(len(catalog.repositories), changed, errors)
+
+
+@transaction.atomic
+def _snapshot_store(snapshot: RepositorySnapshot, *, url: str, branch: str, now: datetime) -> bool:
+    state, _ = RepositoryState.objects.get_or_create(name=snapshot.repository, defaults={"url": url, "branch": branch})
+    state = RepositoryState.objects.select_for_update().get(pk=state.pk)  # one writer per repository
+    unchanged = state.commit == snapshot.commit and state.fingerprint == snapshot.fingerprint
+    state.url, state.branch, state.checked_at, state.error = url, branch, now, ""
+    if state.fingerprint and state.fingerprint != snapshot.fingerprint:
+        audit_record(
+            action="config.reloaded", actor="system", message="the catalogue changed and was read again",
+            targets={"repository": snapshot.repository},
+            before={"fingerprint": state.fingerprint}, after={"fingerprint": snapshot.fingerprint},
+        )  # fmt: skip
+    if unchanged:
+        state.save(update_fields=["url", "branch", "checked_at", "error"])
+        return False
+    StageVersion.objects.filter(repository=snapshot.repository).delete()
+    taken = set(
+        StageVersion.objects.filter(application__in=snapshot.applications).values_list("application", flat=True)
+    )
+    StageVersion.objects.bulk_create(
+        _row(snapshot.repository, cell) for cell in snapshot.cells if cell.application not in taken
+    )
+    state.commit, state.fingerprint, state.read_at = snapshot.commit, snapshot.fingerprint, now
+    state.save()
+    return True
+
+
+def _row(repository: str, cell: Cell) -> StageVersion:
+    return StageVersion(
+        repository=repository,
+        application=cell.application,
+        stage=cell.stage,
+        version=cell.version,
+        path=cell.path,
+        line=cell.line,
+        error=cell.error,
+        commit=cell.commit or "",
+        author=cell.author or "",
+        author_email=cell.email or "",
+        changed_at=datetime.fromisoformat(cell.date) if cell.date else None,
+        subject=(cell.subject or "")[:1000],
+    )
+
+
+def _forget_removed(catalog: Catalog) -> None:
+    names = [repo.name for repo in catalog.repositories]
+    StageVersion.objects.exclude(repository__in=names).delete()
+    RepositoryState.objects.exclude(name__in=names).delete()
+
+
+@dataclass
+class RepositoryRead:
+    name: str
+    snapshot: RepositorySnapshot | None
+    error: str | None  # why it could not be fetched or read
+
+
+def matrix_read_git(*, catalog: Catalog, data_dir: Path | None = None) -> list[RepositoryRead]:
+    """Fetch every repository and read its cells at the fetched commit (cached by sha)."""
+    data_dir = data_dir or settings.DATA_DIR
+    reads = []
+    for repo_config in catalog.repositories:
+        repo = git_repository(repo_config, data_dir=data_dir)
+        try:
+            commit = repo.sync()
+            snapshot = repository_snapshot_read(catalog=catalog, repo=repo, commit=commit, cache_dir=data_dir / "cache",
+                                                max_bytes=settings.GITOPS_PORTAL_MAX_FILE_BYTES)  # fmt: skip
+        except PortalError as exc:
+            reads.append(RepositoryRead(repo_config.name, None, str(exc)))
+        else:
+            reads.append(RepositoryRead(repo_config.name, snapshot, None))
+    return reads

@@ -1,0 +1,328 @@
+"""Read every application's declared version per stage from one repository at a commit.
+
+Costs are bulk, never per cell: one `ls-tree`, one `cat-file --batch` per round for all
+files that need parsing, and one streamed `git log --raw` for the history of all stage
+files, read only as far back as the oldest answer needs. Results are cached on disk:
+an unchanged commit parses nothing; a new commit parses only the files it changed and
+walks only the commits since the previous read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promotions.catalogue.lookups import AppSpec, Catalog, StageFile
+from promotions.gitops.repository import NULL_SHA, Change, ChangeStream, Commit, GitRepository
+from promotions.gitops.yaml.locators import LocateError, Locator
+from promotions.gitops.yaml.nodes import YAMLReadError, parse_documents
+
+CACHE_FORMAT = 3
+BATCH = 512  # history entries evaluated per cat-file round
+Result = tuple[str | None, int | None, str | None]  # version, line, problem
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One application in one stage, as declared in Git."""
+
+    application: str
+    stage: str
+    version: str | None = None
+    path: str | None = None
+    line: int | None = None
+    error: str | None = None
+    commit: str | None = None
+    author: str | None = None
+    email: str | None = None
+    date: str | None = None
+    subject: str | None = None
+
+
+@dataclass
+class RepositorySnapshot:
+    repository: str
+    commit: str
+    fingerprint: str
+    applications: list[str]
+    cells: list[Cell]
+    results: dict[str, Result] = field(default_factory=dict, repr=False)
+    # "<locator key>@<path>" -> the commit that last changed that version (for incremental reads)
+    last: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A present cell whose last change is wanted."""
+
+    key: str
+    path: str
+    locator: Locator
+    version: str | None
+
+
+def repository_snapshot_read(
+    *, catalog: Catalog, repo: GitRepository, commit: str, cache_dir: Path, max_bytes: int | None = None
+) -> RepositorySnapshot:
+    """The repository's cells at `commit`, from the cache when that commit was read before.
+    Files bigger than `max_bytes` are not parsed: their cells say so."""
+    cache_file = cache_dir / f"{repo.name}.json"
+    cached = _cache_load(cache_file, max_bytes)
+    if cached and cached.commit == commit and cached.fingerprint == catalog.fingerprint:
+        return cached
+    reader = BlobReader(repo, cached.results if cached else {}, max_bytes)
+    tree = repo.tree(commit)
+    apps = catalog.applications_in(repo.name, tree)
+    present = [(app, stage, sf, tree[sf.path]) for app in apps for stage, sf in app.files.items() if sf.path in tree]
+    since = cached.commit if cached and repo.is_ancestor(cached.commit, commit) else None
+    # History is streamed by git on another core while the current files are parsed here.
+    with repo.iter_changes(commit, {sf.path for _, _, sf, _ in present}, since=since) as history:
+        reader.evaluate((sf.locator, blob) for _, _, sf, blob in present)
+        targets = [
+            _Target(f"{sf.locator.key}@{sf.path}", sf.path, sf.locator, reader.result(sf.locator, blob)[0])
+            for _, _, sf, blob in present
+        ]
+        previous = cached.last if since and cached else {}
+        last = last_changes(reader, repo, commit, targets, since=since, previous=previous, history=history)
+    cells = {
+        (app.name, stage): _cell(app, stage, sf, reader.result(sf.locator, blob), last.get(target.key))
+        for (app, stage, sf, blob), target in zip(present, targets, strict=True)
+    }
+    snapshot = RepositorySnapshot(
+        repository=repo.name,
+        commit=commit,
+        fingerprint=catalog.fingerprint,
+        applications=[app.name for app in apps],
+        cells=[cells.get((app.name, stage)) or Cell(app.name, stage) for app in apps for stage in catalog.stage_names],
+        results=reader.used,
+        last={key: list(_commit_fields(c)) for key, c in last.items() if c},
+    )
+    _cache_save(cache_file, snapshot, max_bytes)
+    return snapshot
+
+
+class BlobReader:
+    """Locator results per (locator, blob), parsing each blob at most once, and none bigger than
+    `max_bytes` (a 50 MB file would take a process's memory and a minute: its result says so)."""
+
+    def __init__(self, repo: GitRepository, known: dict[str, Result], max_bytes: int | None = None) -> None:
+        self.repo = repo
+        self.known = known
+        self.max_bytes = max_bytes
+        self.used: dict[str, Result] = {}
+        self.content: dict[str, bytes] = {}  # raw blobs read ahead by `prefetch`
+        self.oversized: dict[str, int] = {}  # blob -> size, for blobs over max_bytes
+
+    def evaluate(self, pairs: Iterable[tuple[Locator, str]]) -> None:
+        missing: dict[str, list[Locator]] = {}
+        for locator, blob in pairs:
+            key = f"{locator.key}@{blob}"
+            if key in self.known:
+                self.used[key] = self.known[key]
+            elif locator not in missing.setdefault(blob, []):
+                missing[blob].append(locator)
+        fetched = {b: self.content[b] for b in missing if b in self.content}
+        self._measure(b for b in missing if b not in fetched)
+        fetched |= self.repo.read_blobs(b for b in missing if b not in fetched and b not in self.oversized)
+        for blob in (b for b in missing if b in self.oversized):
+            big: Result = (None, None, too_big(self.oversized[blob], self.max_bytes or 0))
+            for locator in missing[blob]:
+                self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = big
+        for blob, content in fetched.items():
+            for locator, result in zip(missing[blob], locate_all(content, missing[blob]), strict=True):
+                self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result
+
+    def _measure(self, blobs: Iterable[str]) -> None:
+        """Note which of `blobs` are over the size limit (one process, only with a limit)."""
+        unknown = [b for b in blobs if b not in self.oversized]
+        if self.max_bytes is None or not unknown:
+            return
+        sizes = self.repo.blob_sizes(unknown)
+        self.oversized |= {blob: size for blob, size in sizes.items() if size > self.max_bytes}
+
+    def result(self, locator: Locator, blob: str) -> Result:
+        return self.used[f"{locator.key}@{blob}"]
+
+    def prefetch(self, blobs: Iterable[str]) -> None:
+        """Read (not parse) many blobs in one round trip, for `changed` to look at."""
+        wanted = set(blobs) - {NULL_SHA}
+        kept = {blob: self.content[blob] for blob in wanted & self.content.keys()}
+        self._measure(wanted - kept.keys())
+        self.content = kept | self.repo.read_blobs(wanted - kept.keys() - self.oversized.keys())
+
+    def changed(self, locator: Locator, before: str, version: str) -> bool:
+        """Whether blob `before` held a version other than `version`.
+
+        A blob whose text does not even contain the version's text cannot hold it, so
+        most history is answered without parsing; the rest is parsed to be sure.
+        """
+        if before == NULL_SHA:
+            return True
+        key = f"{locator.key}@{before}"
+        if key not in self.known:
+            content = self.content.get(before)
+            if content is not None and version.encode() not in content:
+                return True
+            self.evaluate([(locator, before)])
+        self.used[key] = self.known[key]
+        return self.known[key][0] != version
+
+
+def too_big(size: int, limit: int) -> str:
+    """The error of a file over the parsing limit, for people."""
+    return f"the file is {_size(size)}, over the {_size(limit)} limit for stage files (GITOPS_PORTAL_MAX_FILE_BYTES)"
+
+
+def _size(count: int) -> str:
+    return f"{count / 1048576:.1f} MB" if count >= 1048576 else f"{count / 1024:.0f} KB"
+
+
+def locate_all(content: bytes, locators: list[Locator]) -> list[Result]:
+    """Apply several locators to one file's content, parsing it once."""
+    try:
+        docs = parse_documents(content)
+    except YAMLReadError as exc:
+        return [(None, exc.line, f"invalid YAML: {exc.message}")] * len(locators)
+    results: list[Result] = []
+    for locator in locators:
+        try:
+            found = locator.locate(docs)
+            results.append((found.version, found.line, None))
+        except LocateError as exc:
+            results.append((None, exc.line, exc.message))
+    return results
+
+
+def last_changes(
+    reader: BlobReader,
+    repo: GitRepository,
+    commit: str,
+    targets: list[_Target],
+    *,
+    since: str | None,
+    previous: dict[str, list[str]],
+    history: ChangeStream | None = None,
+) -> dict[str, Commit | None]:
+    """For each target, the newest commit that changed its *version* (not just its file).
+
+    With `since` (an ancestor read before), only the commits after it are walked; a
+    target they do not answer keeps the answer `previous` recorded at `since`, because
+    its version did not change in between. Targets without such an answer (a new
+    application, a changed locator) get a full walk.
+    """
+    if history is None:
+        with repo.iter_changes(commit, {t.path for t in targets}, since=since) as history:
+            answers, unanswered = _walk(reader, history, targets)
+    else:
+        answers, unanswered = _walk(reader, history, targets)
+    if since is None:
+        return answers
+    full = []
+    for target in unanswered:
+        if target.key in previous:
+            answers[target.key] = Commit(*previous[target.key])
+        else:
+            full.append(target)
+    if full:
+        with repo.iter_changes(commit, {t.path for t in full}) as history:
+            answers |= _walk(reader, history, full, complete=True)[0]
+    return answers
+
+
+def _walk(
+    reader: BlobReader, history: ChangeStream, targets: list[_Target], *, complete: bool = False
+) -> tuple[dict[str, Commit | None], list[_Target]]:
+    """Stream history newest first, answering each target at the first change whose blob
+    before held another version; stops as soon as every target is answered."""
+    answers: dict[str, Commit | None] = {}
+    waiting: dict[str, list[_Target]] = {}
+    for target in targets:
+        waiting.setdefault(target.path, []).append(target)
+    oldest: dict[str, Commit] = {}
+    pending: list[tuple[_Target, Change]] = []
+
+    def settle() -> None:
+        reader.prefetch(ch.old_blob for t, ch in pending if t.version is not None)
+        for target, change in pending:
+            if target.key in answers:
+                continue
+            oldest[target.key] = change.commit
+            if target.version is None or reader.changed(target.locator, change.old_blob, target.version):
+                answers[target.key] = change.commit
+                waiting[target.path].remove(target)
+                if not waiting[target.path]:
+                    del waiting[target.path]
+        pending.clear()
+
+    for seen, (path, change) in enumerate(history, start=1):
+        pending.extend((target, change) for target in waiting.get(path, ()))
+        if len(pending) >= BATCH or seen % (4 * BATCH) == 0:
+            settle()
+            if not waiting:
+                break  # every target answered: the rest of the history is never read
+    settle()
+    unanswered = [t for group in waiting.values() for t in group]
+    if complete:  # history ends without the file being added (a shallow clone): best known
+        answers |= {t.key: oldest.get(t.key) for t in unanswered}
+    return answers, unanswered
+
+
+def _commit_fields(commit: Commit) -> tuple[str, str, str, str, str]:
+    return commit.sha, commit.author, commit.email, commit.date, commit.subject
+
+
+def _cell(app: AppSpec, stage: str, sf: StageFile, result: Result, commit: Commit | None) -> Cell:
+    version, line, problem = result
+    error = None
+    if problem is not None:
+        error = f"{sf.path}:{line}: {problem}" if line else f"{sf.path}: {problem}"
+    return Cell(
+        application=app.name,
+        stage=stage,
+        version=version,
+        path=sf.path,
+        line=line,
+        error=error,
+        commit=commit.sha if commit else None,
+        author=commit.author if commit else None,
+        email=commit.email if commit else None,
+        date=commit.date if commit else None,
+        subject=commit.subject if commit else None,
+    )
+
+
+def cached_results(*, cache_dir: Path, repository: str, max_bytes: int | None = None) -> dict[str, Result]:
+    """Locator results remembered from the last read of `repository` (empty if none)."""
+    cached = _cache_load(cache_dir / f"{repository}.json", max_bytes)
+    return cached.results if cached else {}
+
+
+def _cache_load(path: Path, max_bytes: int | None) -> RepositorySnapshot | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if data.get("format") != CACHE_FORMAT or data.get("max_bytes") != max_bytes:
+        return None  # another format, or results read under another size limit
+    return RepositorySnapshot(
+        repository=data["repository"],
+        commit=data["commit"],
+        fingerprint=data["fingerprint"],
+        applications=data["applications"],
+        cells=[Cell(**c) for c in data["cells"]],
+        results={k: tuple(v) for k, v in data["results"].items()},
+        last=data["last"],
+    )
+
+
+def _cache_save(path: Path, snapshot: RepositorySnapshot, max_bytes: int | None) -> None:
+    data = vars(snapshot) | {"format": CACHE_FORMAT, "max_bytes": max_bytes, "cells": [vars(c) for c in snapshot.cells]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write-then-rename: a reader never sees a half-written cache.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(json.dumps(data, separators=(",", ":")))  # one-shot dumps uses the C encoder
+    os.replace(tmp.name, path)

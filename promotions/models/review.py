@@ -1,0 +1,50 @@
+"""Reviewers' decisions, and how portal users are known elsewhere."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from promotions.models.promotion import Promotion
+
+
+class Approval(models.Model):
+    """A reviewer's decision on a promotion's pull request: in the portal, or a GitHub review
+    mirrored here. It counts only for the content (`commit`) it was given on."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        CHANGES_REQUESTED = "changes_requested"
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
+    reviewer = models.CharField(max_length=150, help_text="portal username or GitHub login")
+    source = models.CharField(max_length=20, default="ui")
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    commit = models.CharField(max_length=40, blank=True, help_text="the pull request's head when decided")
+    github_review_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.decision} #{self.promotion_id}"
+
+
+class Profile(models.Model):
+    """How a portal user is known elsewhere (GitHub reviews, chat). Only these links, made by
+    an admin, let an outside identity act as the user, and only while the user is active."""
+
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="profile")
+    github_login = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    chat_user_id = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, verbose_name="Slack user id", help_text="e.g. U024BE7LH"
+    )
+    mattermost_user_id = models.CharField(
+        max_length=100, null=True, blank=True, unique=True, help_text="Mattermost user id (26 characters)"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.github_login or '-'})"

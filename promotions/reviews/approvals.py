@@ -1,0 +1,121 @@
+"""Reviews: approving, rejecting, and mirroring reviews given on the hosting side."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from promotions.audit.chain import audit_record
+from promotions.catalogue.loader import catalog_get
+from promotions.catalogue.lookups import Catalog
+from promotions.errors import PortalError
+from promotions.models import Approval, Profile, Promotion
+from promotions.reviews.checks import checks_failing
+from promotions.reviews.policy import REVIEWABLE, ApprovalStatus, approval_status
+from promotions.workflow.permissions import Who, approve_refusal, require, who
+from promotions.workflow.request import PromotionError
+from promotions.workflow.state import transition
+
+State = Promotion.State
+
+
+def approval_submit(*, promotion: Promotion, actor: Who, comment: str = "", source: str = "ui") -> ApprovalStatus:
+    """Approve the promotion's current content; merge right away if the stage auto-merges."""
+    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    require(approve_refusal(actor, catalog, promotion))
+    if promotion.state not in REVIEWABLE:
+        raise PromotionError(f"promotion #{promotion.pk} is {promotion.state}; only an open pull request is approved")
+    assert actor.user is not None
+    with transaction.atomic():
+        Approval.objects.create(
+            promotion=promotion, user=actor.user, reviewer=actor.name, source=source,
+            decision=Approval.Decision.APPROVED, comment=comment, commit=promotion.commit,
+        )  # fmt: skip
+        audit_record(action="approval.approved", actor=actor.name, message=comment or "approved",
+                     promotion=promotion, stage=promotion.to_stage, targets={"promotion": promotion.pk},
+                     after={"commit": promotion.commit})  # fmt: skip
+    return approvals_evaluate(promotion=promotion, catalog=catalog)
+
+
+def approvals_evaluate(*, promotion: Promotion, catalog: Catalog) -> ApprovalStatus:
+    """Move between pr_open and approved as the counted approvals say; auto-merge."""
+    status = approval_status(promotion, catalog)
+    if status.satisfied and promotion.state == State.PR_OPEN:
+        transition(
+            promotion, State.APPROVED, expect=[State.PR_OPEN], actor="portal", message=f"approved: {status.summary}"
+        )
+        stage = catalog.stage(promotion.to_stage)
+        blocked = checks_failing(promotion)
+        if stage and stage.promotion.auto_merge and blocked:
+            audit_record(action="promotion.auto_merge_held", actor="portal", promotion=promotion,
+                         message=f"not merged automatically: failing checks {', '.join(blocked)}")  # fmt: skip
+        elif stage and stage.promotion.auto_merge:
+            from promotions.reviews.merge import promotion_merge
+
+            try:
+                promotion_merge(promotion=promotion, actor=who(None, catalog))
+            except PortalError as exc:
+                audit_record(action="promotion.auto_merge_failed", actor="portal", message=str(exc),
+                             promotion=promotion, stage=promotion.to_stage)  # fmt: skip
+    elif not status.satisfied and promotion.state == State.APPROVED:
+        transition(promotion, State.PR_OPEN, expect=[State.APPROVED], actor="portal",
+                   message=f"no longer approved: {status.summary}")  # fmt: skip
+    return status
+
+
+def promotion_reject(*, promotion: Promotion, actor: Who, reason: str, source: str = "ui") -> None:
+    """Refuse the promotion: its pull request is closed with the reason."""
+    from promotions.workflow.execute import close_pull_request
+
+    catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+    require(approve_refusal(actor, catalog, promotion))
+    if not reason.strip():
+        raise PromotionError("a rejection needs a reason (it is shown to the requester and on the pull request)")
+    if promotion.state not in REVIEWABLE:
+        raise PromotionError(f"promotion #{promotion.pk} is {promotion.state}; only an open pull request is rejected")
+    if promotion.pull_request_number:
+        close_pull_request(promotion, comment=f"Rejected in GitOps Portal by {actor.name}: {reason.strip()}")
+    with transaction.atomic():
+        Approval.objects.create(
+            promotion=promotion, user=actor.user, reviewer=actor.name, source=source,
+            decision=Approval.Decision.REJECTED, comment=reason.strip(), commit=promotion.commit,
+        )  # fmt: skip
+        transition(promotion, State.REJECTED, expect=REVIEWABLE, actor=actor.name,
+                   message=f"rejected by {actor.name}: {reason.strip()}", error=reason.strip())  # fmt: skip
+
+
+def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, str, str]], catalog: Catalog) -> None:
+    """Record GitHub reviews (id, login, state, body, commit) not seen before, then re-evaluate."""
+    known = set(promotion.approvals.filter(github_review_id__isnull=False).values_list("github_review_id", flat=True))
+    decisions = {"APPROVED": Approval.Decision.APPROVED, "CHANGES_REQUESTED": Approval.Decision.CHANGES_REQUESTED}
+    for review_id, login, state, body, commit in reviews:
+        if review_id in known or state not in decisions:
+            continue
+        user = _github_user(login)
+        Approval.objects.create(promotion=promotion, user=user, reviewer=user.get_username() if user else login,
+                                source="github", decision=decisions[state], comment=body, commit=commit,
+                                github_review_id=review_id)  # fmt: skip
+        audit_record(action=f"approval.github_{state.lower()}", actor=login, message=body or state.lower(),
+                     promotion=promotion, stage=promotion.to_stage, targets={"review": review_id})  # fmt: skip
+    approvals_evaluate(promotion=promotion, catalog=catalog)
+
+
+def _github_user(login: str) -> User | None:
+    """The portal user an admin linked to this GitHub login (GitHub logins ignore case); a login
+    that merely equals a username is nobody. Whether the user is active is checked when counting."""
+    profile = Profile.objects.filter(github_login__iexact=login).select_related("user").first() if login else None
+    return profile.user if profile else None
+
+
+def inbox(*, actor: Who, catalog: Catalog) -> list[Promotion]:
+    """Open pull requests this user may approve and has not approved in their current form."""
+    waiting = Promotion.objects.filter(state__in=REVIEWABLE).select_related("requested_by").prefetch_related("items")
+    mine = []
+    for promotion in waiting:
+        if approve_refusal(actor, catalog, promotion) is not None:
+            continue
+        done = promotion.approvals.filter(user=actor.user, commit=promotion.commit, decision=Approval.Decision.APPROVED)
+        if not done.exists():
+            mine.append(promotion)
+    return mine

@@ -1,0 +1,23 @@
+"""The browser UI's URLs (the API's are in `promotions.api.urls`, other systems' in `promotions.inbound.urls`)."""
+
+from django.urls import path
+
+from promotions.web.views import applications, audit, matrix, notifications, promotions, tokens
+
+urlpatterns = [
+    path("", matrix.dashboard, name="dashboard"),
+    path("healthz", matrix.healthz, name="healthz"),
+    path("refresh/", matrix.refresh, name="refresh"),
+    path("refresh/live/", matrix.refresh_live, name="refresh-live"),
+    path("apps/<str:name>/", applications.application_detail, name="application"),
+    path("apps/<str:name>/rollback/", applications.rollback, name="rollback"),
+    path("approvals/", promotions.approvals_inbox, name="approvals"),
+    path("audit/", audit.audit_log, name="audit"),
+    path("notifications/", notifications.notification_log, name="notifications"),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("promote/", promotions.promote, name="promote"),
+    path("promotions/", promotions.promotion_list, name="promotions"),
+    path("promotions/<int:promotion_id>/", promotions.promotion_detail, name="promotion"),
+    path("promotions/<int:promotion_id>/<str:action>/", promotions.promotion_action, name="promotion-action"),
+]

@@ -1,0 +1,1 @@
+"""Page views: each parses input, calls one service or selector, and renders."""

@@ -1,0 +1,84 @@
+"""An application's page: each stage's version, history and rollback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from promotions.catalogue.lookups import Catalog
+from promotions.errors import PortalError
+from promotions.matrix.dashboard import application_cells_get
+from promotions.matrix.history import application_history_get
+from promotions.models import RepositoryState
+from promotions.web.htmx import HtmxHttpRequest
+from promotions.web.views.base import denied, with_catalog
+from promotions.web.views.promotions import _user
+from promotions.workflow.permissions import Denied, request_refusal, who
+from promotions.workflow.rollback import promotion_rollback
+
+
+def _earlier(history: list[Any], cell: Any) -> list[str]:
+    """Versions the stage had before its current one, newest first (rollback targets)."""
+    current = cell.version if cell else None
+    return [v for v in dict.fromkeys(e.version for e in history if e.version) if v != current]
+
+
+@require_GET
+@login_required
+@with_catalog
+def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) -> HttpResponse:
+    cells = {cell.stage: cell for cell in application_cells_get(name=name)}
+    if not cells:
+        raise Http404(f"No application named {name!r} in the matrix.")
+    repository = next(iter(cells.values())).repository
+    state = RepositoryState.objects.filter(name=repository).first()
+    history, history_error = {}, None
+    try:
+        history = application_history_get(
+            catalog=catalog, name=name, repository=repository, commit=state.commit if state else ""
+        )
+    except PortalError as exc:
+        history_error = str(exc)
+    actor = who(request.user, catalog)
+    stages = [
+        {
+            "name": stage,
+            "cell": cells.get(stage),
+            "history": history.get(stage, []),
+            "rollback_to": _earlier(history.get(stage, []), cells.get(stage)),
+            "may_request": request_refusal(actor, catalog, stage) is None,
+        }
+        for stage in catalog.stage_names
+    ]
+    context = {
+        "name": name,
+        "repository": repository,
+        "state": state,
+        "stages": stages,
+        "history_error": history_error,
+    }
+    return render(request, "promotions/application.html", context)
+
+
+@require_POST
+@login_required
+@with_catalog
+def rollback(request: HtmxHttpRequest, catalog: Catalog, name: str) -> HttpResponse:
+    post = request.POST
+    try:
+        promotion = promotion_rollback(
+            catalog=catalog, application=name, stage=post.get("stage", ""), version=post.get("version") or None,
+            requested_by=_user(request), reason=post.get("reason", ""), actor=_user(request).get_username(),
+            override_reason=post.get("override_reason", ""),
+        )  # fmt: skip
+    except Denied as exc:
+        return denied(request, exc, back=f"/apps/{name}/")
+    except PortalError as exc:
+        messages.error(request, str(exc))
+        return redirect("application", name=name)
+    return redirect("promotion", promotion_id=promotion.pk)

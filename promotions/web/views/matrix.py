@@ -1,0 +1,104 @@
+"""The dashboard: the version matrix, its filters and its refreshes."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from promotions.catalogue.lookups import Catalog
+from promotions.matrix.dashboard import dashboard_get, refresh_progress
+from promotions.matrix.refresh import matrix_refresh_request
+from promotions.web.htmx import HtmxHttpRequest
+from promotions.web.views.base import with_catalog
+from promotions.workflow.freeze import active_freeze, describe
+from promotions.workflow.permissions import request_refusal, who
+from promotions.workflow.rollout import live_refresh_request
+
+
+def _matrix_response(
+    request: HtmxHttpRequest,
+    catalog: Catalog,
+    *,
+    refreshed: bool = False,
+    since: int | None = None,
+    reading_clusters: bool = False,
+    problem: str = "",
+) -> HttpResponse:
+    params = request.POST if request.method == "POST" else request.GET
+    query, behind = params.get("q", ""), params.get("behind") == "1"
+    since = since if since is not None else _epoch(request.GET.get("refreshing", ""))
+    board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
+    actor = who(request.user, catalog)
+    now = timezone.now()
+    frozen = {s.name: describe(w) for s in catalog.stages if (w := active_freeze(s.promotion, now))}
+    requestable = [s for s in catalog.stage_names if request_refusal(actor, catalog, s) is None]
+    context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed or since is not None,
+               "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
+               "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
+               "reading_clusters": reading_clusters, "problem": problem}  # fmt: skip
+    partial = request.htmx and not request.htmx.boosted
+    template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
+    return render(request, template, context)
+
+
+def _epoch(value: str) -> int | None:
+    """A refresh's start (milliseconds since the epoch) from the page's polling URL, if well-formed."""
+    return int(value) if value.isdigit() and len(value) <= 15 else None
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness and readiness for load balancers: the database answers."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@require_GET
+@login_required
+@with_catalog
+def dashboard(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
+    return _matrix_response(request, catalog)
+
+
+@require_POST
+@login_required
+@with_catalog
+def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
+    """Ask a worker to re-read Git now; the page says "reading Git…" and updates itself when the
+    worker is done (Git is never read inside a web request: a huge file or a slow server would
+    hold the request and its process)."""
+    problem = matrix_refresh_request()
+    since = int(time.time() * 1000)
+    if request.htmx:
+        return _matrix_response(request, catalog, since=None if problem else since, problem=problem)
+    if problem:
+        messages.error(request, problem)
+        return redirect("dashboard")
+    return redirect(f"{reverse('dashboard')}?refreshing={since}")
+
+
+@require_POST
+@login_required
+@with_catalog
+def refresh_live(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
+    """Ask a worker to read every stage's cluster now; the rows update in place when it has."""
+    problem = live_refresh_request()
+    if request.htmx:
+        return _matrix_response(request, catalog, refreshed=True, reading_clusters=not problem, problem=problem)
+    if problem:
+        messages.error(request, problem)
+    else:
+        messages.info(request, "Reading the clusters; the cells update as soon as a worker has read them.")
+    return redirect("dashboard")
