@@ -10,10 +10,11 @@ run check: export DEBUG ?= true
 
 .PHONY: run test lint fmt check bench lock clean
 
-$(VENV)/.installed: requirements.lock
+# Development and tests use the dev lock (runtime + tools); the image installs requirements.lock only.
+$(VENV)/.installed: requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet -r requirements-dev.lock
 	@touch $@
 
 # Web, worker and beat run together (Procfile) and stop together on Ctrl-C.
@@ -31,6 +32,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: $(VENV)/.installed
 	$(PY) -m ruff check --fix .
@@ -46,10 +48,13 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_live.py
 	$(PY) bench/bench_api.py
 
-# Re-pin every dependency after editing pyproject.toml.
+# Re-pin after editing pyproject.toml: requirements.lock (runtime, for the image) and
+# requirements-dev.lock (runtime + tools); existing pins are kept where they still fit.
 lock:
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
+	  --index-url https://pypi.org/simple -o requirements-dev.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --no-header \
 	  --index-url https://pypi.org/simple -o requirements.lock
 
 clean:

@@ -3,13 +3,15 @@ JSON contract), exit codes (1: the promotion failed; 2: the request was refused)
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from promotions.audit.chain import audit_context
 from promotions.catalogue.loader import catalog_load
@@ -73,3 +75,12 @@ class PromotionCommand(BaseCommand):
             self.stdout.write(json.dumps({"id": None, "state": "refused", "error": message}))
         self.stderr.write(f"error: {message}")
         sys.exit(2)
+
+
+def sandbox_module(name: str) -> ModuleType:
+    """A module of sandbox/ (the demo's builders live beside the stand-ins they drive), which
+    only a source checkout has: the production image does not ship it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        raise CommandError(f"{name} is part of the source checkout's sandbox/, not of this installation") from None

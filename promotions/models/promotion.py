@@ -83,10 +83,6 @@ class Promotion(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} → {self.to_stage} ({self.state})"
 
-    @property
-    def is_open(self) -> bool:
-        return self.state in self.OPEN_STATES
-
     FAILING_CHECK_STATES = ("failure", "error", "cancelled", "timed_out", "action_required")
 
     @property

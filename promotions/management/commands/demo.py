@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 
 from promotions.catalogue.loader import catalog_load
+from promotions.management.base import sandbox_module
 from promotions.matrix.refresh import matrix_refresh
-from sandbox.demo import USERS, demo_build
 
 
 class Command(BaseCommand):
@@ -21,8 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="rebuild the demo repository from scratch")
 
     def handle(self, *args: Any, reset: bool = False, **options: Any) -> None:
-        config = demo_build(data_dir=settings.DATA_DIR, reset=reset)
-        for username, (password, group_name, _role) in USERS.items():
+        demo = sandbox_module("sandbox.demo")
+        config = demo.demo_build(data_dir=settings.DATA_DIR, reset=reset)
+        for username, (password, group_name, _role) in demo.USERS.items():
             user, _ = User.objects.get_or_create(username=username)
             user.set_password(password)
             user.is_staff = user.is_superuser = username == "admin"
@@ -37,5 +38,5 @@ class Command(BaseCommand):
         for name, error in report.errors.items():
             self.stderr.write(f"  {name}: {error}")
         self.stdout.write("Users (username / password):")
-        for username, (password, _group, role) in USERS.items():
+        for username, (password, _group, role) in demo.USERS.items():
             self.stdout.write(f"  {username:6} / {password}   ({role})")

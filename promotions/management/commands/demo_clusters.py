@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from promotions.catalogue.loader import catalog_load
-from sandbox.demo_cluster import start_demo_clusters
+from promotions.management.base import sandbox_module
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         config = Path(settings.GITOPS_PORTAL_CONFIG)
         catalog = catalog_load(config)
         kubeconfig = Path(catalog.kubeconfig_path(catalog.stages[0].name) or config.parent / "kubeconfig")
-        kube, operator = start_demo_clusters(
+        kube, operator = sandbox_module("sandbox.demo_cluster").start_demo_clusters(
             catalog=catalog, data_dir=settings.DATA_DIR / "demo-operator", kubeconfig=kubeconfig, port=port
         )
         self.stdout.write(f"demo clusters at {kube.url} ({', '.join(kube.clusters)}); kubeconfig {kubeconfig}")
