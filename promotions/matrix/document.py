@@ -3,6 +3,7 @@ cell per stage, with what the stage's cluster runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -20,34 +21,60 @@ CELL_KEYS = ("version", "path", "line", "commit", "author", "date", "subject", "
 LIVE_KEYS = ("version", "versions", "health", "sync", "ready", "desired", "reason", "observed_at")
 
 
+CellRow = tuple[str, str, str, dict[str, Any]]  # application, repository, stage, the cell's fields
+
+
 def matrix_document(
     *, catalog: Catalog, reads: list[RepositoryRead], live: dict[tuple[str, str], dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The `matrix --json` / `GET /api/v1/matrix` document (a public contract). Each cell's
+    """The document read straight from Git (`matrix --json`); each cell's `live` from `live`."""
+    repositories = [
+        {"name": r.name, "commit": r.snapshot.commit if r.snapshot else None, "error": r.error} for r in reads
+    ]
+    cells = (
+        (cell.application, read.name, cell.stage, cell_document(cell))
+        for read in reads
+        for cell in (read.snapshot.cells if read.snapshot else [])
+    )
+    return _document(catalog=catalog, repositories=repositories, cells=cells, live=live or {})
+
+
+def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, Any]:
+    """The same document from what the last refreshes stored (no Git, no cluster: the API's)."""
+    live = live_documents() if any(s.cluster is not None for s in catalog.stages) else {}
+    rows = StageVersion.objects.filter(stage__in=catalog.stage_names).order_by("application")
+    if query:
+        rows = rows.filter(application__icontains=query)
+    repositories = [
+        {"name": s.name, "commit": s.commit or None, "error": s.error or None}
+        for s in RepositoryState.objects.filter(name__in=[r.name for r in catalog.repositories])
+    ]
+    cells = ((row.application, row.repository, row.stage, _stored_fields(row)) for row in rows)
+    return _document(catalog=catalog, repositories=repositories, cells=cells, live=live)
+
+
+def _document(
+    *,
+    catalog: Catalog,
+    repositories: list[dict[str, Any]],
+    cells: Iterable[CellRow],
+    live: dict[tuple[str, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """The one builder of the matrix document, whatever the cells were read from. Each cell's
     `live` is what its stage's cluster runs (null when the stage has no cluster)."""
     clustered = {stage.name for stage in catalog.stages if stage.cluster is not None}
-    live = live or {}
     applications: dict[str, dict[str, Any]] = {}
-    for read in reads:
-        for cell in read.snapshot.cells if read.snapshot else []:
-            app = applications.setdefault(
-                cell.application, {"name": cell.application, "repository": read.name, "stages": {}}
-            )
-            if app["repository"] == read.name:  # the first repository declaring a name owns it
-                document = cell_document(cell)
-                document["live"] = _live(cell, clustered, live)
-                app["stages"][cell.stage] = document
+    for application, repository, stage, fields in cells:
+        app = applications.setdefault(application, {"name": application, "repository": repository, "stages": {}})
+        if app["repository"] != repository:
+            continue  # the first repository declaring a name owns it
+        observable = stage in clustered and fields["path"] is not None
+        app["stages"][stage] = fields | {"live": live_document(live.get((application, stage)), observable)}
     return {
-        "repositories": [
-            {"name": r.name, "commit": r.snapshot.commit if r.snapshot else None, "error": r.error} for r in reads
-        ],
+        "repositories": repositories,
         "stages": catalog.stage_names,
         "applications": [applications[name] for name in sorted(applications)],
     }
-
-
-def _live(cell: Cell, clustered: set[str], live: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:
-    return live_document(live.get((cell.application, cell.stage)), cell.stage in clustered and cell.path is not None)
 
 
 def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, Any] | None:
@@ -63,7 +90,6 @@ def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, A
 
 def live_documents() -> dict[tuple[str, str], dict[str, Any]]:
     """Stored live states by (application, stage), as the matrix document shows them."""
-
     now, refresh = timezone.now(), settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS
     rows = LiveState.objects.values("application", "stage", *LIVE_KEYS)
     return {
@@ -74,35 +100,16 @@ def live_documents() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def cell_document(cell: Cell) -> dict[str, Any]:
+    """A cell read from Git, as the document shows it (every key null where the stage has no file)."""
     if cell.path is None:
         return dict.fromkeys(CELL_KEYS)
     return {key: getattr(cell, key) for key in CELL_KEYS}
 
 
-def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, Any]:
-    """The `matrix --json` document from what the last refreshes stored (no Git, no cluster)."""
-    from promotions.matrix.document import CELL_KEYS, live_document, live_documents
-
-    stages = catalog.stage_names
-    clustered = {s.name for s in catalog.stages if s.cluster is not None}
-    live = live_documents() if clustered else {}
-    rows = StageVersion.objects.filter(stage__in=stages).order_by("application")
-    if query:
-        rows = rows.filter(application__icontains=query)
-    applications: dict[str, dict[str, Any]] = {}
-    for cell in rows:
-        app = applications.setdefault(cell.application, {"name": cell.application, "repository": cell.repository,
-                                                         "stages": {}})  # fmt: skip
-        document = dict.fromkeys(CELL_KEYS)
-        if cell.path is not None:
-            document |= {"version": cell.version, "path": cell.path, "line": cell.line, "commit": cell.commit or None,
-                         "author": cell.author or None, "subject": cell.subject or None, "error": cell.error,
-                         "date": cell.changed_at.isoformat() if cell.changed_at else None}  # fmt: skip
-        found = live.get((cell.application, cell.stage))
-        document["live"] = live_document(found, cell.stage in clustered and cell.path is not None)
-        app["stages"][cell.stage] = document
-    repositories = [
-        {"name": s.name, "commit": s.commit or None, "error": s.error or None}
-        for s in RepositoryState.objects.filter(name__in=[r.name for r in catalog.repositories])
-    ]
-    return {"repositories": repositories, "stages": stages, "applications": list(applications.values())}
+def _stored_fields(row: StageVersion) -> dict[str, Any]:
+    """A stored cell, as the document shows it."""
+    if row.path is None:
+        return dict.fromkeys(CELL_KEYS)
+    return {"version": row.version, "path": row.path, "line": row.line, "commit": row.commit or None,
+            "author": row.author or None, "date": row.changed_at.isoformat() if row.changed_at else None,
+            "subject": row.subject or None, "error": row.error}  # fmt: skip

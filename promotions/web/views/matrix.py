@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from promotions.catalogue.lookups import Catalog
 from promotions.matrix.dashboard import dashboard_get, refresh_progress
 from promotions.matrix.refresh import matrix_refresh_request
-from promotions.web.htmx import HtmxHttpRequest
+from promotions.web.htmx import HtmxHttpRequest, htmx_partial
 from promotions.web.views.base import with_catalog
 from promotions.workflow.freeze import active_freeze, describe
 from promotions.workflow.permissions import request_refusal, who
@@ -44,7 +44,7 @@ def _matrix_response(
                "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
                "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
                "reading_clusters": reading_clusters, "problem": problem}  # fmt: skip
-    partial = request.htmx and not request.htmx.boosted
+    partial = htmx_partial(request)
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
 
@@ -81,7 +81,7 @@ def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     hold the request and its process)."""
     problem = matrix_refresh_request()
     since = int(time.time() * 1000)
-    if request.htmx:
+    if htmx_partial(request):
         return _matrix_response(request, catalog, since=None if problem else since, problem=problem)
     if problem:
         messages.error(request, problem)
@@ -95,7 +95,7 @@ def refresh(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
 def refresh_live(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     """Ask a worker to read every stage's cluster now; the rows update in place when it has."""
     problem = live_refresh_request()
-    if request.htmx:
+    if htmx_partial(request):
         return _matrix_response(request, catalog, refreshed=True, reading_clusters=not problem, problem=problem)
     if problem:
         messages.error(request, problem)

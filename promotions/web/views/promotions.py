@@ -17,7 +17,7 @@ from promotions.models import Promotion
 from promotions.reviews.approvals import approval_submit, inbox, promotion_reject
 from promotions.reviews.merge import promotion_merge
 from promotions.reviews.policy import approval_status
-from promotions.web.htmx import HtmxHttpRequest
+from promotions.web.htmx import HtmxHttpRequest, htmx_partial
 from promotions.web.views.base import denied, with_catalog
 from promotions.workflow.freeze import active_freeze, describe
 from promotions.workflow.permissions import Denied, approve_refusal, cancel_refusal, merge_refusal, request_refusal, who
@@ -98,7 +98,7 @@ def promotion_detail(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
         "can_cancel": cancel_refusal(actor, catalog, promotion) is None,
     }
     context |= _stage_context(catalog, promotion.to_stage, actor)
-    template = "promotions/partials/promotion.html" if request.htmx else "promotions/promotion.html"
+    template = "promotions/partials/promotion.html" if htmx_partial(request) else "promotions/promotion.html"
     return render(request, template, context)
 
 
