@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from promotions.web.views import applications, audit, matrix, notifications, promotions, tokens
+from promotions.web.views import applications, audit, health, matrix, notifications, promotions, tokens
 
 urlpatterns = [
     path("", matrix.dashboard, name="dashboard"),
-    path("healthz", matrix.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("refresh/", matrix.refresh, name="refresh"),
     path("refresh/live/", matrix.refresh_live, name="refresh-live"),
     path("apps/<str:name>/", applications.application_detail, name="application"),

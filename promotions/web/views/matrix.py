@@ -6,8 +6,7 @@ import time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -52,17 +51,6 @@ def _matrix_response(
 def _epoch(value: str) -> int | None:
     """A refresh's start (milliseconds since the epoch) from the page's polling URL, if well-formed."""
     return int(value) if value.isdigit() and len(value) <= 15 else None
-
-
-@require_GET
-def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness and readiness for load balancers: the database answers."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
-    return HttpResponse("ok\n", content_type="text/plain")
 
 
 @require_GET
