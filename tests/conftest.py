@@ -1,21 +1,18 @@
-"""Shared fixtures: real Git repositories in a temp dir, catalogues, and the three users."""
+"""Shared fixtures: real Git repositories in a temp dir, catalogues, and the three users.
+Helpers and constants (authors, stage files, test catalogues) are in `tests/builders.py`."""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.cache import cache
 
-from sandbox.gitrepo import Author, RepoBuilder
-
-ALICE = Author("Alice Martin", "alice@acme.example")
-BOB = Author("Bob Okafor", "bob@acme.example")
-T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+from sandbox.gitrepo import RepoBuilder
+from tests.builders import BOB, PIPELINE, at, kustomization, portal_user
 
 
 @pytest.fixture(autouse=True)
@@ -46,74 +43,22 @@ def write_catalog(tmp_path: Path, settings) -> Callable[..., Path]:  # type: ign
     return write
 
 
-def kustomization(image: str, tag: str, *, replicas: int = 2, quote: str = "") -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: kustomize.config.k8s.io/v1beta1
-        kind: Kustomization
-        resources:
-          - ../../base
-        images:
-          - name: {image}
-            newTag: {quote}{tag}{quote}
-        replicas:
-          - name: app
-            count: {replicas}
-        """)
-
-
-def at(days: float) -> datetime:
-    return T0 + timedelta(days=days)
-
-
-def _user(username: str, group: str) -> User:
-    user = User.objects.create_user(username=username, password=f"{username}-test-pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    return user
-
-
 @pytest.fixture
 def alice(db) -> User:  # type: ignore[no-untyped-def]
     """A developer."""
-    return _user("alice", "developers")
+    return portal_user("alice", "developers")
 
 
 @pytest.fixture
 def bob(db) -> User:  # type: ignore[no-untyped-def]
     """A release manager."""
-    return _user("bob", "release-managers")
+    return portal_user("bob", "release-managers")
 
 
 @pytest.fixture
 def carol(db) -> User:  # type: ignore[no-untyped-def]
     """A viewer."""
-    return _user("carol", "viewers")
-
-
-# Test catalogues: one repository ("platform"), kustomize overlays per stage, discovered.
-APPLICATIONS = """\
-    applications:
-      defaults:
-        path: "{stage}/{app}/kustomization.yaml"
-        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
-      discover: "{stage}/{app}/kustomization.yaml"
-"""
-REPOSITORY = """\
-    repositories:
-      - {name: platform, url: "{url}", branch: main}
-"""
-# dev → staging → production with no rules.
-PLAIN = REPOSITORY + "    stages: [{name: dev}, {name: staging}, {name: production}]\n" + APPLICATIONS
-# The same with commits into dev and staging and one reviewed approval for production.
-PIPELINE = (
-    REPOSITORY
-    + """\
-    stages:
-      - {name: dev, promotion: {mode: commit}}
-      - {name: staging, promotion: {mode: commit}}
-      - {name: production, promotion: {mode: pull_request, approvals: 1, approvers: [release-managers]}}
-"""
-    + APPLICATIONS
-)
+    return portal_user("carol", "viewers")
 
 
 @pytest.fixture
@@ -132,11 +77,3 @@ def pipeline(repo, write_catalog, db):  # type: ignore[no-untyped-def]
     path = write_catalog(PIPELINE, url=repo.url)
     matrix_refresh(catalog=catalog_load(path))
     return path
-
-
-def acting(user, catalog_path):  # type: ignore[no-untyped-def]
-    """`user` as the services see an actor (their groups, admin or not)."""
-    from promotions.catalogue.loader import catalog_load
-    from promotions.workflow.permissions import who
-
-    return who(user, catalog_load(catalog_path))

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from promotions.accounts.tokens import apitoken_create
 from promotions.models import ApiToken, AuditEvent, Promotion
 from promotions.workflow.execute import promotion_execute
-from tests.conftest import kustomization
+from tests.builders import kustomization
 
 State = Promotion.State
 

@@ -26,7 +26,7 @@ from promotions.errors import PermanentError
 from promotions.gitops.repository import Person
 from promotions.models import AuditEvent
 from promotions.tasks import audit_anchor_task
-from tests.conftest import PIPELINE
+from tests.builders import PIPELINE
 
 REF = "refs/gitops-portal/audit-anchors"
 KEY = "k" * 16 + "e" * 16 + "y" * 16  # 48 characters, only the portal knows it

@@ -10,7 +10,7 @@ from promotions.models import AuditEvent, Promotion
 from promotions.reviews.approvals import approval_submit
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_request
-from tests.conftest import APPLICATIONS, REPOSITORY, acting
+from tests.builders import APPLICATIONS, REPOSITORY, acting
 
 State = Promotion.State
 GUARDED = (
@@ -55,7 +55,7 @@ def post(client: Client, url: str, data: dict) -> int:
 def waiting_pr(guarded, repo, alice) -> Promotion:
     from promotions.catalogue.loader import catalog_load
     from promotions.matrix.refresh import matrix_refresh
-    from tests.conftest import kustomization
+    from tests.builders import kustomization
 
     repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "to staging")
     matrix_refresh(catalog=catalog_load(guarded))
@@ -94,7 +94,7 @@ def test_requesting_a_promotion(role, stage, guarded, repo, alice, bob, carol, d
 def test_rolling_back(role, stage, guarded, repo, alice, bob, carol, dave):
     from promotions.catalogue.loader import catalog_load
     from promotions.matrix.refresh import matrix_refresh
-    from tests.conftest import kustomization
+    from tests.builders import kustomization
 
     repo.commit({f"{stage}/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "forward")
     matrix_refresh(catalog=catalog_load(guarded))

@@ -7,7 +7,7 @@ from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion, RepositoryState, StageVersion
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_request
-from tests.conftest import kustomization
+from tests.builders import kustomization
 
 State = Promotion.State
 

@@ -11,7 +11,7 @@ from promotions.gitops.repository import GitRepository
 from promotions.matrix import snapshot as gitread
 from promotions.matrix.document import matrix_document
 from promotions.matrix.refresh import matrix_read_git
-from tests.conftest import ALICE, BOB, at, kustomization
+from tests.builders import ALICE, BOB, at, kustomization
 
 LAYOUTS = """\
     repositories:

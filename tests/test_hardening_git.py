@@ -15,7 +15,7 @@ from promotions.workflow.commit_messages import trailer_block
 from promotions.workflow.request import PromotionError
 from sandbox.gitrepo import Author
 from sandbox.processes import free_port
-from tests.conftest import kustomization
+from tests.builders import kustomization
 from tests.test_promotions import log, request, run
 
 State = Promotion.State

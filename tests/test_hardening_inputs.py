@@ -13,7 +13,7 @@ from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import PromotionError, promotion_request
-from tests.conftest import REPOSITORY
+from tests.builders import REPOSITORY
 
 State = Promotion.State
 

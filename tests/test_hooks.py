@@ -92,7 +92,7 @@ def test_failing_checks_block_the_pull_request_from_auto_merging(hooked, client,
     inbox.force_login(bob)
     assert "Blocked by failing checks: ci/e2e" in inbox.get("/approvals/").content.decode()
     from promotions.reviews.approvals import approval_submit
-    from tests.conftest import acting
+    from tests.builders import acting
 
     approval_submit(promotion=promotion, actor=acting(bob, path))
     promotion.refresh_from_db()
@@ -162,7 +162,7 @@ def test_changes_need_a_chat_user_linked_to_a_portal_user(slack, client, alice):
 
 
 def test_reviews_from_chat_follow_the_same_rules(slack, client, alice, bob, repo):
-    from tests.conftest import kustomization
+    from tests.builders import kustomization
 
     repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "to staging")
     from promotions.matrix.refresh import matrix_refresh

@@ -15,7 +15,7 @@ from promotions.models import Approval, AuditEvent, Profile, Promotion
 from promotions.reviews.approvals import approval_submit
 from promotions.reviews.policy import approval_status
 from promotions.tracking.sweeper import promotions_sweep
-from tests.conftest import acting
+from tests.builders import acting
 from tests.test_hooks import SLACK, command, hooked, send, slack  # noqa: F401 - fixtures
 from tests.test_promotions_github import TOKENS, gh, github_pipeline, promote, run  # noqa: F401 - fixtures
 

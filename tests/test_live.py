@@ -18,7 +18,7 @@ from promotions.workflow.rollout import live_refresh
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from sandbox.processes import free_port
-from tests.conftest import kustomization
+from tests.builders import kustomization
 
 State = Promotion.State
 CLUSTERS = ("staging", "production")

@@ -23,7 +23,7 @@ from promotions.workflow.request import promotion_request
 from promotions.workflow.rollout import live_refresh, promotions_follow_live
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
-from tests.conftest import kustomization
+from tests.builders import kustomization
 
 State = Promotion.State
 CLUSTERS = ("staging", "production")

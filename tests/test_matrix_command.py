@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import ALICE, PLAIN, at, kustomization
+from tests.builders import ALICE, PLAIN, at, kustomization
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from promotions.models import NotificationDelivery, Promotion
 from promotions.notifications.deliver import notification_deliver
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_request
-from tests.conftest import PIPELINE, kustomization
+from tests.builders import PIPELINE, kustomization
 
 Status = NotificationDelivery.Status
 

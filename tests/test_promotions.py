@@ -14,7 +14,7 @@ from promotions.reviews.approvals import approval_submit
 from promotions.reviews.merge import promotion_merge
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import PromotionError, promotion_cancel, promotion_request
-from tests.conftest import acting, kustomization
+from tests.builders import acting, kustomization
 
 State = Promotion.State
 

@@ -17,7 +17,7 @@ from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_cancel, promotion_request
 from sandbox.github import GitHubStandIn
 from sandbox.gitrepo import RepoBuilder
-from tests.conftest import BOB, PIPELINE, acting, at, kustomization
+from tests.builders import BOB, PIPELINE, acting, at, kustomization
 
 State = Promotion.State
 TOKENS = {"portal-token": "portal-bot", "bob-token": "bob"}

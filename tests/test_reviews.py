@@ -23,7 +23,7 @@ from promotions.workflow.freeze import active_freeze
 from promotions.workflow.permissions import Denied
 from promotions.workflow.request import PromotionError, promotion_request
 from promotions.workflow.rollback import promotion_rollback
-from tests.conftest import acting, kustomization
+from tests.builders import acting, kustomization
 
 State = Promotion.State
 

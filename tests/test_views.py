@@ -11,7 +11,7 @@ from django.urls import reverse
 from promotions.catalogue.loader import catalog_load
 from promotions.matrix.refresh import matrix_refresh
 from promotions.models import RepositoryState, StageVersion
-from tests.conftest import ALICE, BOB, PLAIN, at, kustomization
+from tests.builders import ALICE, BOB, PLAIN, at, kustomization
 
 
 def k(app: str, tag: str) -> str:

@@ -15,7 +15,7 @@ from promotions.models import NotificationDelivery, Promotion
 from promotions.tracking.sweeper import promotions_sweep
 from promotions.workflow.request import promotion_request
 from sandbox.processes import RedisServer, Worker, wait_for
-from tests.conftest import PIPELINE, kustomization
+from tests.builders import PIPELINE, kustomization
 from tests.test_notifications import receiver  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]

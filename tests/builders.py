@@ -1,0 +1,85 @@
+"""What tests build with: named Git authors, a fixed clock, stage files, test catalogues, users.
+
+Plain functions and constants, imported by the tests (`from tests.builders import …`) and by
+`conftest.py`, which keeps only the pytest fixtures. A helper here never touches the database
+at import time; those that need Django models (users, `acting`) import what they use when called.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+from django.contrib.auth.models import Group, User
+
+from sandbox.gitrepo import Author
+
+# Commit authors of the test repositories: Alice the developer, Bob the release manager.
+ALICE = Author("Alice Martin", "alice@acme.example")
+BOB = Author("Bob Okafor", "bob@acme.example")
+# The tests' "now" for commit dates: 2026-10-01 09:00 UTC; `at(days)` is relative to it.
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+def kustomization(image: str, tag: str, *, replicas: int = 2, quote: str = "") -> str:
+    """A stage's kustomization.yaml setting `image` to `tag` (written between `quote`s, if any)."""
+    return textwrap.dedent(f"""\
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources:
+          - ../../base
+        images:
+          - name: {image}
+            newTag: {quote}{tag}{quote}
+        replicas:
+          - name: app
+            count: {replicas}
+        """)
+
+
+def at(days: float) -> datetime:
+    """`days` after T0 (a commit date)."""
+    return T0 + timedelta(days=days)
+
+
+def portal_user(username: str, group: str) -> User:
+    """A portal user in `group`, whose password is `<username>-test-pw`."""
+    user = User.objects.create_user(username=username, password=f"{username}-test-pw")
+    user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+def acting(user, catalog_path):  # type: ignore[no-untyped-def]
+    """`user` as the services see an actor (their groups, admin or not)."""
+    from promotions.catalogue.loader import catalog_load
+    from promotions.workflow.permissions import who
+
+    return who(user, catalog_load(catalog_path))
+
+
+# Test catalogues (the `write_catalog` fixture fills in `{url}`): one repository ("platform"),
+# kustomize overlays per stage, discovered.
+APPLICATIONS = """\
+    applications:
+      defaults:
+        path: "{stage}/{app}/kustomization.yaml"
+        version: {kind: kustomize-image, image: "ghcr.io/acme/{app}"}
+      discover: "{stage}/{app}/kustomization.yaml"
+"""
+REPOSITORY = """\
+    repositories:
+      - {name: platform, url: "{url}", branch: main}
+"""
+# dev → staging → production with no rules.
+PLAIN = REPOSITORY + "    stages: [{name: dev}, {name: staging}, {name: production}]\n" + APPLICATIONS
+# The same with commits into dev and staging and one reviewed approval for production.
+PIPELINE = (
+    REPOSITORY
+    + """\
+    stages:
+      - {name: dev, promotion: {mode: commit}}
+      - {name: staging, promotion: {mode: commit}}
+      - {name: production, promotion: {mode: pull_request, approvals: 1, approvers: [release-managers]}}
+"""
+    + APPLICATIONS
+)
