@@ -7,7 +7,7 @@ Measures, in one run:
   warm   = the same again, same commit                        (target: <= 1x floor)
   page   = the dashboard rendered server-side                 (target: < 300 ms, constant queries)
 
-Usage: python bench/bench_matrix.py [--apps 500] [--stages 4] [--releases 3] [--runs 3]
+Usage: python bench/bench_matrix.py [--apps 500] [--stages 4] [--releases 3] [--runs 5]
 Exits 1 when a target is missed.
 """
 

@@ -19,7 +19,7 @@ from promotions.api import serializers as s
 from promotions.api.pagination import Pagination
 from promotions.api.schema import FOUND, NAME, READ, WRITE, errors
 from promotions.audit.chain import audit_context, current_context
-from promotions.audit.export import _audit_record, audit_events
+from promotions.audit.export import audit_document, audit_events
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
 from promotions.matrix.document import stored_matrix_document
@@ -236,7 +236,7 @@ class AuditEvents(APIView):
                             action=q.get("action", ""), since=q.get("since"), until=q.get("until"))  # fmt: skip
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response([_audit_record(e) for e in page or []])
+        return paginator.get_paginated_response([audit_document(e) for e in page or []])
 
 
 def _token(token: ApiToken) -> dict[str, Any]:

@@ -3,7 +3,7 @@ change it records, chained by hashes so that tampering shows.
 
 With `AUDIT_HMAC_KEY` set, each event also carries a MAC of its hash: someone who can
 write the database but does not have the key cannot re-hash the chain unnoticed.
-Anchors of the chain outside the database are in `promotions.audit_anchor`.
+Anchors of the chain outside the database are in `promotions.audit.anchor`.
 
 The source (ui, api, chatops, webhook, ci, cli, system) and the request id come from the
 context the work runs in (`audit_context`), set once by the middleware, a command or a

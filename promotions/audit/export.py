@@ -39,7 +39,7 @@ def audit_events(
 
 def audit_export(rows: QuerySet[AuditEvent], *, fmt: str) -> str:
     """The events as CSV (one row each, JSON columns as text) or as a JSON array."""
-    records = [_audit_record(event) for event in rows.iterator(chunk_size=2000)]
+    records = [audit_document(event) for event in rows.iterator(chunk_size=2000)]
     if fmt == "json":
         return json.dumps(records, indent=None) + "\n"
     out = io.StringIO()
@@ -55,7 +55,7 @@ def _csv_cell(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
 
 
-def _audit_record(event: AuditEvent) -> dict[str, Any]:
+def audit_document(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.pk, "at": event.at.isoformat(), "actor": event.actor, "source": event.source,
         "action": event.action, "message": event.message, "promotion": event.promotion_id,

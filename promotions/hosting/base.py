@@ -2,7 +2,7 @@
 
 - `local` (the embedded default, and plain Git servers): a pull request is the pushed
   branch plus the portal's own record; merging is a real git merge into the branch.
-- `github` (GitHub and GitHub Enterprise): see `promotions.integrations.github`.
+- `github` (GitHub and GitHub Enterprise): see `promotions.hosting.github`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Writes: everything that changes what the portal stores goes through here."""
+"""Reading every repository of the catalogue and storing its cells for the pages (a worker's job:
+never inside a web request)."""
 
 from __future__ import annotations
 

@@ -1,2 +1,2 @@
-"""Reviews of promotions: which count (policy), approving and rejecting, merging, CI checks,
-and the links between portal users and their outside identities."""
+"""Reviews of promotions: which count (policy), approving and rejecting, merging, CI checks
+(identity links live in `promotions.accounts`)."""

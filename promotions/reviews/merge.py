@@ -9,7 +9,7 @@ from promotions.catalogue.connect import git_repository, provider_for
 from promotions.catalogue.loader import catalog_get
 from promotions.errors import PermanentError
 from promotions.models import Promotion
-from promotions.workflow.execute import State, _lock_wait, _refresh_matrix, committer, promotion_landed
+from promotions.workflow.execute import State, committer, lock_wait, promotion_landed, refresh_after_landing
 from promotions.workflow.locks import branch_lock
 from promotions.workflow.permissions import Who, merge_refusal, require
 from promotions.workflow.state import transition
@@ -33,12 +33,12 @@ def promotion_merge(*, promotion: Promotion, actor: Who, override_reason: str = 
     repo_config = catalog.repository(promotion.repository)
     git = git_repository(repo_config)
     provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
-    with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
+    with branch_lock(promotion.repository, promotion.branch, timeout=lock_wait()):
         sha = provider.merge(number=promotion.pull_request_number, branch=promotion.pr_branch, base=promotion.branch,
                              title=promotion.title, committer=committer())  # fmt: skip
     transition(promotion, State.MERGED, expect=mergeable, actor=actor.name,
                message=f"merged into {promotion.branch} as {sha[:10]} by {actor.name}", merge_commit=sha,
                landed_at=timezone.now())  # fmt: skip
     promotion_landed(promotion)
-    _refresh_matrix(catalog, promotion.to_stage)
+    refresh_after_landing(catalog, promotion.to_stage)
     return promotion

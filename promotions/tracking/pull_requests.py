@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from promotions.audit.chain import audit_record
 from promotions.models import Promotion
+from promotions.workflow.execute import promotion_landed
 from promotions.workflow.state import transition
 
 State = Promotion.State
@@ -28,8 +29,11 @@ def pull_request_ended(*, promotion: Promotion, state: str, merge_commit: str | 
     hosting side; the promotion follows. True when it moved."""
     if state == "merged":
         message = f"merged on {promotion.repository}'s hosting as {(merge_commit or '?')[:10]}"
-        return transition(promotion, State.MERGED, expect=WAITING, actor="system", message=message,
-                          merge_commit=merge_commit or "", landed_at=timezone.now())  # fmt: skip
+        moved = transition(promotion, State.MERGED, expect=WAITING, actor="system", message=message,
+                           merge_commit=merge_commit or "", landed_at=timezone.now())  # fmt: skip
+        if moved:  # landed like a merge in the portal: a rollback pins, a promotion by hand lifts the pin
+            promotion_landed(promotion)
+        return moved
     if state == "closed":
         message = "the pull request was closed without merging"
         return transition(promotion, State.CANCELLED, expect=WAITING, actor="system", message=message)

@@ -55,11 +55,11 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
     promotion = Promotion.objects.select_related("requested_by").get(pk=promotion_id)
     try:
         catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
-        with branch_lock(promotion.repository, promotion.branch, timeout=_lock_wait()):
+        with branch_lock(promotion.repository, promotion.branch, timeout=lock_wait()):
             _apply(promotion, catalog, claim)
         if promotion.state == State.COMMITTED:
             promotion_landed(promotion)
-            _refresh_matrix(catalog, promotion.to_stage)
+            refresh_after_landing(catalog, promotion.to_stage)
     except (TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "the task ran out of time"
         if promotion.attempts >= settings.GITOPS_PORTAL_MAX_ATTEMPTS:
@@ -76,12 +76,12 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
     return promotion
 
 
-def _lock_wait() -> float:
+def lock_wait() -> float:
     """Wait for the branch lock at most half a task's time; then retry later instead."""
     return max(1.0, min(60.0, settings.CELERY_TASK_SOFT_TIME_LIMIT / 2))
 
 
-def _refresh_matrix(catalog: Catalog, stage: str | None = None) -> None:
+def refresh_after_landing(catalog: Catalog, stage: str | None = None) -> None:
     """Show the new version on the dashboard now rather than at the next periodic read,
     and start following the stage's cluster."""
     from promotions.matrix.refresh import matrix_refresh

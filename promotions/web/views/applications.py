@@ -16,8 +16,7 @@ from promotions.matrix.dashboard import application_cells_get
 from promotions.matrix.history import application_history_get
 from promotions.models import RepositoryState
 from promotions.web.htmx import HtmxHttpRequest
-from promotions.web.views.base import denied, with_catalog
-from promotions.web.views.promotions import _user
+from promotions.web.views.base import denied, signed_in_user, with_catalog
 from promotions.workflow.permissions import Denied, request_refusal, who
 from promotions.workflow.rollback import promotion_rollback
 
@@ -71,9 +70,10 @@ def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) ->
 def rollback(request: HtmxHttpRequest, catalog: Catalog, name: str) -> HttpResponse:
     post = request.POST
     try:
+        user = signed_in_user(request)
         promotion = promotion_rollback(
             catalog=catalog, application=name, stage=post.get("stage", ""), version=post.get("version") or None,
-            requested_by=_user(request), reason=post.get("reason", ""), actor=_user(request).get_username(),
+            requested_by=user, reason=post.get("reason", ""), actor=user.get_username(),
             override_reason=post.get("override_reason", ""),
         )  # fmt: skip
     except Denied as exc:

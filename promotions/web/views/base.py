@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -36,3 +37,9 @@ def with_catalog(view: View) -> View:
 def denied(request: HttpRequest, exc: Denied, back: str = "/") -> HttpResponse:
     """403 with the reason in words (who may do it instead)."""
     return render(request, "promotions/denied.html", {"reason": str(exc), "back": back}, status=403)
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The signed-in user of a view behind `login_required`."""
+    assert isinstance(request.user, User)
+    return request.user

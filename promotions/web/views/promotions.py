@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,18 +17,13 @@ from promotions.reviews.approvals import approval_submit, inbox, promotion_rejec
 from promotions.reviews.merge import promotion_merge
 from promotions.reviews.policy import approval_status
 from promotions.web.htmx import HtmxHttpRequest, htmx_partial
-from promotions.web.views.base import denied, with_catalog
+from promotions.web.views.base import denied, signed_in_user, with_catalog
 from promotions.workflow.freeze import active_freeze, describe
 from promotions.workflow.permissions import Denied, approve_refusal, cancel_refusal, merge_refusal, request_refusal, who
 from promotions.workflow.queries import promotion_get, promotions_list
 from promotions.workflow.request import promotion_cancel, promotion_preview, promotion_request
 
 LIVE_STATES = (Promotion.State.QUEUED, Promotion.State.PREPARING, Promotion.State.SYNCING, Promotion.State.DEPLOYED)
-
-
-def _user(request: HtmxHttpRequest) -> User:
-    assert isinstance(request.user, User)  # login_required
-    return request.user
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,13 +34,13 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     apps, source, target = params.getlist("app"), params.get("from", ""), params.get("to", "")
     version = params.get("version") or None
-    actor = who(_user(request), catalog)
+    actor = who(signed_in_user(request), catalog)
     status = 200
     if request.method == "POST":
         try:
             promotion = promotion_request(
                 catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version,
-                reason=params.get("reason", ""), requested_by=_user(request), actor=actor.name,
+                reason=params.get("reason", ""), requested_by=signed_in_user(request), actor=actor.name,
                 override_reason=params.get("override_reason", ""),
             )  # fmt: skip
         except Denied as exc:
@@ -88,7 +82,7 @@ def _stage_context(catalog: Catalog, stage: str, actor: object) -> dict[str, obj
 @with_catalog
 def promotion_detail(request: HtmxHttpRequest, catalog: Catalog, promotion_id: int) -> HttpResponse:
     promotion = _get(promotion_id)
-    actor = who(_user(request), catalog)
+    actor = who(signed_in_user(request), catalog)
     context = {
         "promotion": promotion,
         "live": promotion.state in LIVE_STATES,
@@ -124,7 +118,7 @@ def promotion_list(request: HtmxHttpRequest) -> HttpResponse:
 def promotion_action(request: HtmxHttpRequest, catalog: Catalog, promotion_id: int, action: str) -> HttpResponse:
     """Approve, reject, merge or cancel; the outcome is shown on the promotion's page."""
     promotion = _get(promotion_id)
-    actor = who(_user(request), catalog)
+    actor = who(signed_in_user(request), catalog)
     post = request.POST
     actions = {
         "approve": lambda: approval_submit(promotion=promotion, actor=actor, comment=post.get("comment", "")),
@@ -150,6 +144,6 @@ def promotion_action(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
 @login_required
 @with_catalog
 def approvals_inbox(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
-    actor = who(_user(request), catalog)
+    actor = who(signed_in_user(request), catalog)
     waiting = [(p, approval_status(p, catalog)) for p in inbox(actor=actor, catalog=catalog)]
     return render(request, "promotions/inbox.html", {"waiting": waiting})
