@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 
@@ -83,3 +84,13 @@ PIPELINE = (
 """
     + APPLICATIONS
 )
+
+
+def bind_clusters(catalogue: Path, kubeconfig: Path, stages: tuple[str, ...]) -> str:
+    """The catalogue's text with `stages` bound to the stand-in's clusters of the same names
+    (namespace `{app}`, 1 s timeout) and no soak time in commit stages."""
+    text = catalogue.read_text()
+    for stage in stages:
+        binding = f'cluster: {{kubeconfig: "{kubeconfig}", context: {stage}, namespace: "{{app}}", timeout: 1}}, '
+        text = text.replace(f"{{name: {stage}, promotion:", f"{{name: {stage}, {binding}promotion:")
+    return text.replace("{mode: commit}}", "{mode: commit, soak_seconds: 0}}")

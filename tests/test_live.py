@@ -18,7 +18,7 @@ from promotions.workflow.rollout import live_refresh
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from sandbox.processes import free_port
-from tests.builders import kustomization
+from tests.builders import bind_clusters, kustomization
 
 State = Promotion.State
 CLUSTERS = ("staging", "production")
@@ -34,13 +34,8 @@ def kube():
 def live_pipeline(pipeline, kube, tmp_path):
     """The pipeline of conftest, with staging and production bound to clusters in the stand-in."""
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", clusters=list(CLUSTERS))
-    text = pipeline.read_text()
-    for stage in CLUSTERS:
-        binding = f'cluster: {{kubeconfig: "{kubeconfig}", context: {stage}, namespace: "{{app}}", timeout: 1}}, '
-        text = text.replace(f"{{name: {stage}, promotion:", f"{{name: {stage}, {binding}promotion:")
-    text = text.replace("pull_request, approvals: 1", "pull_request, soak_seconds: 0, approvals: 1")
-    text = text.replace("{mode: commit}}", "{mode: commit, soak_seconds: 0}}")
-    pipeline.write_text(text)
+    text = bind_clusters(pipeline, kubeconfig, CLUSTERS)
+    pipeline.write_text(text.replace("pull_request, approvals: 1", "pull_request, soak_seconds: 0, approvals: 1"))
     return pipeline
 
 

@@ -20,13 +20,13 @@ from promotions.matrix.refresh import matrix_refresh
 from promotions.models import LiveState, Promotion
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_request
-from promotions.workflow.rollout import live_refresh, promotions_follow_live
+from promotions.workflow.rollout import promotions_follow_live
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
-from tests.builders import kustomization
+from tests.builders import bind_clusters, kustomization
+from tests.test_live import CLUSTERS, refresh, state
 
 State = Promotion.State
-CLUSTERS = ("staging", "production")
 BAD = "<img src=x onerror=alert(7)>"
 ESCAPED = "&lt;img src=x onerror=alert(7)&gt;"
 # A listed application whose own selector is valid as written (checked with {app} = "app")
@@ -49,12 +49,7 @@ def live_pipeline(pipeline, kube, tmp_path, repo):
     """conftest's pipeline with staging and production in clusters, plus two applications no
     cluster can be searched for: a folder named like an HTML tag, and billing- (listed)."""
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", clusters=list(CLUSTERS))
-    text = pipeline.read_text()
-    for stage in CLUSTERS:
-        binding = f'cluster: {{kubeconfig: "{kubeconfig}", context: {stage}, namespace: "{{app}}", timeout: 1}}, '
-        text = text.replace(f"{{name: {stage}, promotion:", f"{{name: {stage}, {binding}promotion:")
-    text = text.replace("{mode: commit}}", "{mode: commit, soak_seconds: 0}}")
-    pipeline.write_text(text + ITEMS)
+    pipeline.write_text(bind_clusters(pipeline, kubeconfig, CLUSTERS) + ITEMS)
     files = {}
     for app in (BAD, "billing-"):
         files |= {f"{s}/{app}/kustomization.yaml": kustomization(f"ghcr.io/acme/{app}", "1.0.0") for s in CLUSTERS}
@@ -74,14 +69,6 @@ def operator(live_pipeline, kube, tmp_path):
     op = Operator(kube, desired, delay=0, step=0)
     op.sync_now()
     return op
-
-
-def refresh(path):
-    return live_refresh(catalog=catalog_load(path))
-
-
-def state(app: str, stage: str) -> LiveState:
-    return LiveState.objects.get(application=app, stage=stage)
 
 
 def promoted_to_staging(path) -> Promotion:
