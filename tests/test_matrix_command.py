@@ -37,7 +37,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_it_prints_the_json_contract(catalog, repo):
-    code, out, err = run("--json")
+    code, out, err = run("--json", "--allow-errors")
     assert (code, err) == (0, "")
     document = json.loads(out)
     assert document["repositories"] == [{"name": "platform", "commit": repo.head(), "error": None}]
@@ -60,18 +60,34 @@ def test_it_prints_the_json_contract(catalog, repo):
     assert web["stages"]["production"]["error"] is None
 
 
-def test_error_cells_still_exit_zero(catalog):
-    code, out, _ = run("--json")
+def test_it_exits_1_when_a_cell_is_an_error(catalog):
+    code, out, err = run("--json")
     api = next(app for app in json.loads(out)["applications"] if app["name"] == "api")
-    assert code == 0
+    assert (code, err) == (1, "")
     assert api["stages"]["dev"]["error"].startswith(
         "dev/api/kustomization.yaml:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence started on line 1)"
     )
 
 
+def test_it_exits_0_with_error_cells_when_errors_are_allowed(catalog):
+    code, out, _ = run("--json", "--allow-errors")
+    assert code == 0
+    api = next(app for app in json.loads(out)["applications"] if app["name"] == "api")
+    assert api["stages"]["dev"]["error"].startswith("dev/api/kustomization.yaml:1: invalid YAML")
+
+
+def test_it_exits_0_once_the_broken_file_is_fixed(catalog, repo):
+    repo.commit(
+        {"dev/api/kustomization.yaml": kustomization("ghcr.io/acme/api", "2.0.0")}, "Fix api", author=ALICE, date=at(2)
+    )
+    code, out, err = run()
+    assert (code, err) == (0, "")
+    assert "Errors:" not in out
+
+
 def test_it_prints_a_table_marking_differences_and_errors(catalog, repo):
     code, out, _ = run()
-    assert code == 0
+    assert code == 1
     lines = out.splitlines()
     assert lines[0].split() == ["APPLICATION", "DEV", "STAGING", "PRODUCTION"]
     assert lines[1].split() == ["api", "ERROR", "-", "-"]
@@ -80,9 +96,19 @@ def test_it_prints_a_table_marking_differences_and_errors(catalog, repo):
     assert "  api/dev: dev/api/kustomization.yaml:1: invalid YAML: did not find" in out
 
 
+def test_the_real_command_line_exits_1_for_an_error_cell(catalog, tmp_path: Path):
+    env = {"PATH": "/usr/bin:/bin", "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "cli-data"), "DEBUG": "true"}
+    args = [sys.executable, "manage.py", "matrix", "--config", str(catalog)]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "api/dev: dev/api/kustomization.yaml:1: invalid YAML" in proc.stdout
+    allowed = subprocess.run([*args, "--allow-errors"], capture_output=True, text=True, env=env, check=False)
+    assert allowed.returncode == 0, allowed.stderr
+
+
 def test_it_takes_the_catalogue_from_the_config_option(catalog, tmp_path, settings):
     settings.GITOPS_PORTAL_CONFIG = tmp_path / "elsewhere.yaml"
-    assert run("--config", str(catalog), "--json")[0] == 0
+    assert run("--config", str(catalog), "--json", "--allow-errors")[0] == 0
 
 
 def test_a_broken_catalogue_exits_2_with_one_line_naming_file_and_line(catalog):

@@ -1,8 +1,14 @@
 """`manage.py matrix [--config FILE] [--json]`: every application's version per stage, from Git.
 
-Exit 0 when the matrix was read (error cells included); exit 2 with a one-line message
-on stderr for a broken catalogue or an unreachable repository. Catalogue warnings (say, an
-application name no cluster can be searched for) go to stderr as `warning: …` lines.
+Exit codes, for CI to gate on:
+
+- 0: the matrix was read and every cell reads cleanly;
+- 1: the matrix was read but at least one cell is an error (the table lists them under
+  "Errors:", the JSON has them in each cell's `error`); `--allow-errors` exits 0 instead;
+- 2: a one-line message on stderr for a broken catalogue or an unreachable repository.
+
+Catalogue warnings (say, an application name no cluster can be searched for) go to stderr as
+`warning: …` lines.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
         parser.add_argument("--json", action="store_true", help="print the matrix as one JSON document")
+        parser.add_argument(
+            "--allow-errors", action="store_true", help="exit 0 even when some cells are errors (exit 1 otherwise)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -49,6 +58,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(document, indent=2 if self.stdout.isatty() else None))
         else:
             self.stdout.write(render_table(document))
+        if has_error_cells(document) and not options["allow_errors"]:
+            sys.exit(1)
 
     @staticmethod
     def _live() -> dict[tuple[str, str], dict[str, Any]]:
@@ -60,6 +71,11 @@ class Command(BaseCommand):
     def _fail(self, message: str) -> None:
         self.stderr.write(f"error: {message}")
         sys.exit(2)
+
+
+def has_error_cells(document: dict[str, Any]) -> bool:
+    """Whether any application's cell in any stage could not be read."""
+    return any(cell.get("error") for app in document["applications"] for cell in app["stages"].values())
 
 
 def render_table(document: dict[str, Any]) -> str:
