@@ -192,12 +192,13 @@ def test_a_file_that_cannot_be_changed_safely_is_refused_with_its_name(spec, tex
 
 
 def test_an_invalid_kubernetes_object_is_refused():
+    # The change itself breaks the Deployment: a replica count that is not a number.
     text = """\
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: web}
         spec:
-          replicas: two
+          replicas: 2
           selector: {matchLabels: {app: web}}
           template:
             metadata: {labels: {app: web}}
@@ -207,4 +208,4 @@ def test_an_invalid_kubernetes_object_is_refused():
     with pytest.raises(
         EditError, match=r"f.yaml: Deployment web is not valid: spec.replicas: 'two' is not of type 'integer'"
     ):
-        edit(Image(kind="image"), text, "1.1.0")
+        edit(YamlPath(kind="yaml-path", path="spec.replicas"), text, "two")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,7 @@ def version_set(content: bytes, *, path: str, locator: Locator, version: str, mo
     start, end = node.start_mark.index, node.end_mark.index
     new_body = body[:start] + render_scalar(value, node, path) + body[end:]
     after = (bom + new_body).encode("utf-8")
-    validate(after, path=path, locator=locator, version=version)
+    validate(after, path=path, locator=locator, version=version, before=content)
     return Edit(path, found.version, version, found.line, content, after, mode)
 
 
@@ -100,36 +101,65 @@ def _double_quoted(value: str) -> str:
     return f'"{escaped}"'
 
 
-def validate(content: bytes, *, path: str, locator: Locator, version: str) -> None:
-    """The changed file parses, reads back the new version, and its Kubernetes objects are valid."""
+def validate(content: bytes, *, path: str, locator: Locator, version: str, before: bytes | None = None) -> None:
+    """The changed file parses, reads back the new version, and the change breaks no Kubernetes
+    object: with `before` (the file as it was), only schema errors the old content did not have
+    refuse it, so a kustomize patch (a partial object by design) or a file with an old problem
+    is never refused for what it already was."""
     text = _decode(content, path).removeprefix(_BOM)
     found = _locate(text, path, locator)
     if found.version != version:
         raise EditError(f"{path}: after the change the version reads {found.version!r}, not {version!r}")
-    for document in yaml.safe_load_all(text):
-        _validate_kubernetes(document, path)
+    old = _old_documents(before)
+    for index, document in enumerate(yaml.safe_load_all(text)):
+        known = schema_errors(old[index]) if index < len(old) else set()
+        new = sorted(schema_errors(document) - known)
+        if new:
+            name = (document.get("metadata") or {}).get("name", "?")
+            raise EditError(f"{path}: {document['kind']} {name} is not valid: {new[0]}")
 
 
-def _validate_kubernetes(document: Any, path: str) -> None:
-    if not (isinstance(document, dict) and isinstance(document.get("apiVersion"), str) and "kind" in document):
-        return
-    import kubernetes_validate  # deferred: only promotions need schemas
-
+def _old_documents(before: bytes | None) -> list[Any]:
+    if before is None:
+        return []
     try:
-        kubernetes_validate.validate(document, _kubernetes_version(), strict=True)
-    except kubernetes_validate.SchemaNotFoundError:
-        return  # not a built-in kind (a CRD such as HelmRelease, or a Kustomization)
-    except kubernetes_validate.ValidationError as exc:
-        where = ".".join(str(p) for p in exc.path) or "the object"
-        name = (document.get("metadata") or {}).get("name", "?")
-        raise EditError(f"{path}: {document['kind']} {name} is not valid: {where}: {exc.message}") from None
+        return list(yaml.safe_load_all(before.decode("utf-8").removeprefix(_BOM)))
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return []  # the old file was unreadable: every error of the new one is its own
+
+
+def schema_errors(document: Any) -> set[str]:
+    """Every Kubernetes schema error of one document as "where: what" (none for anything that is
+    not a built-in Kubernetes object: a CRD such as HelmRelease, a Kustomization, a JSON patch)."""
+    if not (isinstance(document, dict) and isinstance(document.get("apiVersion"), str) and "kind" in document):
+        return set()
+    validator = _validator(str(document["kind"]), document["apiVersion"])
+    if validator is None:
+        return set()
+    return {
+        f"{'.'.join(str(p) for p in error.absolute_path) or 'the object'}: {error.message}"
+        for error in validator.iter_errors(document)
+    }
 
 
 @functools.cache
-def _kubernetes_version() -> str:
-    import kubernetes_validate
+def _validator(kind: str, api_version: str) -> Any:
+    """The strict schema validator of one kind, built once (its schema files are large)."""
+    import jsonschema  # deferred: only promotions need schemas
+    from kubernetes_validate import utils
+    from referencing import Registry, Resource
 
-    return str(kubernetes_validate.latest_version())  # lists a folder of schemas: once is enough
+    version = utils.latest_version()
+    folder = f"kubernetes-json-schema/v{version}-local-strict"
+    api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = utils.schema_contents(f"{folder}/{kind.lower()}-{api}.json", version)
+    except FileNotFoundError:
+        return None
+    registry = Resource.from_contents(utils.schema_contents(f"{folder}/_definitions.json", version)) @ (
+        Resource.from_contents(schema) @ Registry()
+    )
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
 def _decode(content: bytes, path: str) -> str:

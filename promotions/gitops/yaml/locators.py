@@ -218,7 +218,9 @@ _POD_SPEC_PATHS = (
 
 @dataclass(frozen=True)
 class ImageLocator:
-    """The image tag of a named container in any workload (Deployment, StatefulSet, CronJob, …)."""
+    """The image tag of a named container in any workload (Deployment, StatefulSet, CronJob, …),
+    in a kustomize patch of one (strategic merge: a partial workload; JSON6902: a list of
+    operations), or of the only container when none has the name (as the live selector does)."""
 
     container: str
     workload_kind: str | None = None
@@ -233,7 +235,16 @@ class ImageLocator:
 
     def locate(self, docs: list[Node]) -> Found:
         seen: list[str] = []
+        only: list[Node] = []  # the regular containers, for the fallback to the only one
+        patches: list[tuple[str, ScalarNode]] = []  # JSON6902 image operations: (container index, value)
         for doc in docs:
+            if isinstance(doc, SequenceNode):
+                named, images = _json_patch_containers(doc)
+                if (container := named.get(self.container)) is not None:
+                    return self._version(container)
+                seen += list(named)
+                patches += images
+                continue
             if not self._wanted(doc):
                 continue
             for container in self._containers(doc):
@@ -241,8 +252,20 @@ class ImageLocator:
                 seen.append(name or "?")
                 if name == self.container:
                     return self._version(container)
-        found = f" (found containers: {', '.join(seen)})" if seen else " (found no workload with containers)"
-        raise LocateError(f"no container named {self.container}{self._scope()}{found}")
+            only += self._containers(doc, init=False)
+        if len(only) == 1 and not patches:
+            return self._version(only[0])
+        if len(patches) == 1 and not only:
+            return self._image(patches[0][1])
+        raise LocateError(f"no container named {self.container}{self._scope()}{self._found(seen, patches)}")
+
+    @staticmethod
+    def _found(seen: list[str], patches: list[tuple[str, ScalarNode]]) -> str:
+        if patches:
+            listed = ", ".join(f"{index} (line {line_of(node)})" for index, node in patches)
+            hint = "name the container in a patch that replaces it whole"
+            return f" (found JSON patches of the images of containers {listed}; {hint})"
+        return f" (found containers: {', '.join(seen)})" if seen else " (found no workload with containers)"
 
     def _wanted(self, doc: Node) -> bool:
         if self.workload_kind and kind_of(doc) != self.workload_kind:
@@ -250,17 +273,20 @@ class ImageLocator:
         return not self.workload_name or scalar(get_path(doc, "metadata", "name")) == self.workload_name
 
     @staticmethod
-    def _containers(doc: Node) -> list[Node]:
+    def _containers(doc: Node, *, init: bool = True) -> list[Node]:
         for path in _POD_SPEC_PATHS:
             pod = get_path(doc, *path)
-            lists = [get(pod, key) for key in ("containers", "initContainers")]
+            lists = [get(pod, key) for key in (("containers", "initContainers") if init else ("containers",))]
             items = [c for lst in lists if isinstance(lst, SequenceNode) for c in lst.value]
             if items:
                 return items
         return []
 
     def _version(self, container: Node) -> Found:
-        image = _version_from(get(container, "image"), f"container {self.container} image")
+        return self._image(get(container, "image"))
+
+    def _image(self, node: Node | None) -> Found:
+        image = _version_from(node, f"container {self.container} image")
         repository = parse_image(image.version).repository
         # A digest pins the old tag's content: it is dropped when the tag changes.
         return Found(parse_image(image.version).version, image.line, image.node, lambda v: f"{repository}:{v}")
@@ -269,6 +295,30 @@ class ImageLocator:
         if not (self.workload_kind or self.workload_name):
             return ""
         return f" in {self.workload_kind or 'workload'} {self.workload_name or ''}".rstrip()
+
+
+_JSON_PATCH_CONTAINER = re.compile(
+    r"(?:/spec/template/spec|/spec/jobTemplate/spec/template/spec|/spec)/(?:containers|initContainers)/(\d+|-)(/image)?"
+)
+
+
+def _json_patch_containers(doc: SequenceNode) -> tuple[dict[str, Node], list[tuple[str, ScalarNode]]]:
+    """A JSON6902 patch's `add`/`replace` operations on containers: whole containers by name,
+    and image values by container index (a patch names containers only by position)."""
+    named: dict[str, Node] = {}
+    images: list[tuple[str, ScalarNode]] = []
+    for op in doc.value:
+        if scalar(get(op, "op")) not in ("add", "replace"):
+            continue
+        match = _JSON_PATCH_CONTAINER.fullmatch(scalar(get(op, "path")) or "")
+        value = get(op, "value")
+        if match is None or value is None:
+            continue
+        if match[2] and isinstance(value, ScalarNode):
+            images.append((match[1], value))
+        elif not match[2] and (name := scalar(get(value, "name"))) is not None:
+            named.setdefault(name, value)
+    return named, images
 
 
 Locator = KustomizeImageLocator | PathLocator | HelmReleaseChartLocator | ImageLocator
