@@ -16,6 +16,7 @@ from promotions.audit.chain import audit_record
 from promotions.catalogue.connect import git_repository
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
+from promotions.matrix.check import snapshot_problems
 from promotions.matrix.snapshot import Cell, RepositorySnapshot, repository_snapshot_read
 from promotions.models import RepositoryState, StageVersion
 from promotions.queue import task_send
@@ -56,18 +57,33 @@ def matrix_refresh(*, catalog: Catalog, data_dir: Path | None = None) -> Refresh
                 defaults={"url": redact(repo.url), "branch": repo.branch, "checked_at": now, "error": read.error},
             )
             continue
-        if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now):
+        problems = _problems_if_changed(catalog, read.snapshot, data_dir)
+        if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now, problems=problems):
             changed.append(read.name)
     _forget_removed(catalog)
     return RefreshReport(len(catalog.repositories), changed, errors)
 
 
+def _problems_if_changed(catalog: Catalog, snapshot: RepositorySnapshot, data_dir: Path | None) -> list[str] | None:
+    """What the catalogue gets wrong about the repository (`catalogue check`, shown to admins), worked
+    out again only when the commit or the catalogue changed; None when the stored list still holds."""
+    state = RepositoryState.objects.filter(name=snapshot.repository).first()
+    read = (snapshot.commit, snapshot.fingerprint)
+    if state and state.problems is not None and (state.commit, state.fingerprint) == read:
+        return None
+    return snapshot_problems(catalog=catalog, snapshot=snapshot, data_dir=data_dir)
+
+
 @transaction.atomic
-def _snapshot_store(snapshot: RepositorySnapshot, *, url: str, branch: str, now: datetime) -> bool:
+def _snapshot_store(
+    snapshot: RepositorySnapshot, *, url: str, branch: str, now: datetime, problems: list[str] | None = None
+) -> bool:
     state, _ = RepositoryState.objects.get_or_create(name=snapshot.repository, defaults={"url": url, "branch": branch})
     state = RepositoryState.objects.select_for_update().get(pk=state.pk)  # one writer per repository
     unchanged = state.commit == snapshot.commit and state.fingerprint == snapshot.fingerprint
     state.url, state.branch, state.checked_at, state.error = url, branch, now, ""
+    if problems is not None:
+        state.problems = problems
     if state.fingerprint and state.fingerprint != snapshot.fingerprint:
         audit_record(
             action="config.reloaded", actor="system", message="the catalogue changed and was read again",
@@ -75,7 +91,7 @@ def _snapshot_store(snapshot: RepositorySnapshot, *, url: str, branch: str, now:
             before={"fingerprint": state.fingerprint}, after={"fingerprint": snapshot.fingerprint},
         )  # fmt: skip
     if unchanged:
-        state.save(update_fields=["url", "branch", "checked_at", "error"])
+        state.save(update_fields=["url", "branch", "checked_at", "error", "problems"])
         return False
     StageVersion.objects.filter(repository=snapshot.repository).delete()
     taken = set(

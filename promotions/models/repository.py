@@ -16,6 +16,9 @@ class RepositoryState(models.Model):
     read_at = models.DateTimeField(null=True, blank=True, help_text="when `commit` was read")
     checked_at = models.DateTimeField(null=True, blank=True, help_text="last fetch attempt")
     error = models.TextField(blank=True, help_text="why the last fetch or read failed; empty when fine")
+    problems = models.JSONField(
+        null=True, blank=True, help_text="what the catalogue gets wrong about this repository; null: not checked yet"
+    )
 
     class Meta:
         ordering = ["name"]

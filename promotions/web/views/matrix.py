@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from promotions.catalogue.lookups import Catalog
-from promotions.matrix.dashboard import dashboard_get, refresh_progress
+from promotions.matrix.dashboard import Dashboard, dashboard_get, refresh_progress
 from promotions.matrix.refresh import matrix_refresh_request
 from promotions.web.htmx import HtmxHttpRequest, htmx_partial
 from promotions.web.views.base import with_catalog
@@ -42,10 +42,17 @@ def _matrix_response(
     context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed or since is not None,
                "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
                "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
-               "reading_clusters": reading_clusters, "problem": problem}  # fmt: skip
+               "reading_clusters": reading_clusters, "problem": problem,
+               "catalogue_problems": _catalogue_problems(board) if actor.admin else []}  # fmt: skip
     partial = htmx_partial(request)
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
+
+
+def _catalogue_problems(board: Dashboard) -> list[str]:
+    """What `catalogue check` says, as the last refresh stored it (no Git read here): shown to
+    admins, who can fix the catalogue."""
+    return [line for state in board.repositories for line in state.problems or []]
 
 
 def _epoch(value: str) -> int | None:
