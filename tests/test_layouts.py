@@ -14,7 +14,7 @@ from promotions.matrix.document import matrix_document
 from promotions.matrix.refresh import matrix_read_git, matrix_refresh
 from promotions.models import Promotion
 from promotions.workflow.execute import promotion_execute
-from promotions.workflow.request import promotion_request
+from promotions.workflow.request import PromotionError, promotion_request
 from tests.builders import BOB, at
 
 State = Promotion.State
@@ -216,3 +216,188 @@ def test_it_never_guesses_among_several_containers():
     text += "        - name: envoy\n          image: envoyproxy/envoy:v1.31.2\n"
     with pytest.raises(LocateError, match=r"^no container named checkout \(found containers: server, envoy\)$"):
         Image(kind="image").bind(app="checkout", stage="qa").locate(parse_documents(text))
+
+
+# -- layered Helm values: `-f values.yaml -f values-production.yaml` --------------------------
+
+BASE_VALUES = """\
+    # Default values for guestbook.
+    replicaCount: 1
+    image:
+      repository: ghcr.io/acme/guestbook
+      tag: 0.2.0
+      pullPolicy: IfNotPresent
+    service:
+      type: ClusterIP
+      port: 80
+    """
+PRODUCTION_VALUES = """\
+    replicaCount: 3
+    service:
+      type: LoadBalancer   # public
+    """
+LAYERED = """\
+      items:
+        - name: guestbook
+          path: helm-guestbook/values.yaml
+          version: {kind: helm-values, key: image.tag}
+          overrides:
+            staging: {path: [helm-guestbook/values.yaml, helm-guestbook/values-staging.yaml]}
+            production: {path: [helm-guestbook/values.yaml, helm-guestbook/values-production.yaml]}
+"""
+
+
+@pytest.fixture
+def layered(repo, write_catalog, db):
+    """Argo CD style Helm values: one shared file, one per stage; only staging sets a tag."""
+    repo.commit(
+        {
+            "helm-guestbook/values.yaml": dedent(BASE_VALUES),
+            "helm-guestbook/values-staging.yaml": "image:\n  tag: 0.3.0\n",
+            "helm-guestbook/values-production.yaml": dedent(PRODUCTION_VALUES),
+        },
+        "guestbook chart values",
+        author=BOB,
+        date=at(0),
+    )
+    return write_catalog(catalogue("unused", "{kind: helm-values}", stages="staging, production", items=LAYERED),
+                         url=repo.url)  # fmt: skip
+
+
+def test_a_stage_reads_the_version_from_the_last_layered_file_that_sets_it(layered, repo):
+    cells = read(layered)
+    production, staging = cells[("guestbook", "production")], cells[("guestbook", "staging")]
+    assert (production["version"], production["path"], production["line"]) == ("0.2.0", "helm-guestbook/values.yaml", 5)
+    assert (staging["version"], staging["path"], staging["line"]) == ("0.3.0", "helm-guestbook/values-staging.yaml", 2)
+    assert (production["subject"], production["error"]) == ("guestbook chart values", None)
+
+
+def test_promoting_a_layered_stage_adds_the_key_to_its_own_file_only(layered, repo, alice):
+    base = repo.read("helm-guestbook/values.yaml")
+    promotion = promote(layered, "staging", "production", app="guestbook", user=alice)
+    assert promotion.state == State.COMMITTED, promotion.error
+    assert changed_files(repo) == ["helm-guestbook/values-production.yaml"]
+    assert changed_lines(repo) == ["+image:", "+  tag: 0.3.0"]  # only inserted lines
+    assert repo.read("helm-guestbook/values-production.yaml") == dedent(PRODUCTION_VALUES) + "image:\n  tag: 0.3.0\n"
+    assert repo.read("helm-guestbook/values.yaml") == base
+    item = promotion.items.get()
+    assert (item.path, item.from_version, item.to_version) == (
+        "helm-guestbook/values-production.yaml",
+        "0.2.0",
+        "0.3.0",
+    )
+    production = read(layered)[("guestbook", "production")]
+    assert (production["version"], production["path"]) == ("0.3.0", "helm-guestbook/values-production.yaml")
+
+
+def test_the_next_promotion_edits_the_added_key_in_place(layered, repo, alice):
+    promote(layered, "staging", "production", app="guestbook", user=alice)
+    repo.commit({"helm-guestbook/values-staging.yaml": "image:\n  tag: 0.4.0\n"}, "guestbook 0.4.0 to staging")
+    promotion = promote(layered, "staging", "production", app="guestbook", user=alice)
+    assert promotion.state == State.COMMITTED, promotion.error
+    assert changed_lines(repo) == ["-  tag: 0.3.0", "+  tag: 0.4.0"]
+
+
+def test_a_layered_stage_already_at_the_inherited_version_is_a_noop(layered, repo, alice):
+    repo.commit({"helm-guestbook/values-staging.yaml": "image:\n  tag: 0.2.0\n"}, "staging back to 0.2.0")
+    before = repo.head()
+    promotion = promote(layered, "staging", "production", app="guestbook", user=alice)
+    assert promotion.state == State.NOOP, promotion.error
+    assert repo.head() == before
+
+
+def test_a_version_changed_in_the_shared_file_shows_where_it_is_inherited(layered, repo):
+    values = dedent(BASE_VALUES).replace("tag: 0.2.0", "tag: 0.2.1")
+    repo.commit({"helm-guestbook/values.yaml": values}, "guestbook 0.2.1 everywhere", date=at(1))
+    production = read(layered)[("guestbook", "production")]
+    assert (production["version"], production["subject"]) == ("0.2.1", "guestbook 0.2.1 everywhere")
+    from promotions.matrix.history import application_history_get
+
+    history = application_history_get(catalog=catalog_load(layered), name="guestbook", repository="platform",
+                                      commit=repo.head())  # fmt: skip
+    assert [(e.version, e.subject) for e in history["production"]] == [
+        ("0.2.1", "guestbook 0.2.1 everywhere"),
+        ("0.2.0", "guestbook chart values"),
+    ]
+    assert [(e.version, e.subject) for e in history["staging"]] == [("0.3.0", "guestbook chart values")]
+
+
+def test_a_stage_whose_own_file_is_missing_has_no_file_to_promote_into(layered, repo, alice):
+    repo.commit({"helm-guestbook/values-production.yaml": None}, "production values removed")
+    assert read(layered)[("guestbook", "production")]["path"] is None
+    with pytest.raises(PromotionError, match="guestbook is not in production: there is no file to promote into"):
+        promote(layered, "staging", "production", app="guestbook", user=alice)
+
+
+@pytest.mark.parametrize(
+    ("layers", "indent", "expected"),
+    [
+        # the key's mapping exists: one line, at its indentation
+        (
+            "image:\n    pullPolicy: Always  # debug\nreplicaCount: 3\n",
+            4,
+            "image:\n    pullPolicy: Always  # debug\n    tag: 1.10\nreplicaCount: 3\n",
+        ),
+        # nothing of it exists: mappings created at the file's own indentation step, at the end
+        ("service:\n    type: LoadBalancer\n", 4, "service:\n    type: LoadBalancer\nimage:\n    tag: 1.10\n"),
+        # an empty file, and one whose last line has no newline
+        ("", 2, "image:\n  tag: 1.10\n"),
+        ("replicaCount: 3", 2, "replicaCount: 3\nimage:\n  tag: 1.10\n"),
+        # CRLF files stay CRLF
+        ("image:\r\n  repository: x\r\n", 2, "image:\r\n  repository: x\r\n  tag: 1.10\r\n"),
+    ],
+)
+def test_a_missing_key_is_added_with_the_smallest_insertion(layers, indent, expected):
+    from promotions.catalogue.schema import HelmValues
+
+    locator = HelmValues(kind="helm-values").bind(app="guestbook", stage="production")
+    edit = version_set(layers.encode(), path="v.yaml", locator=locator, version="1.10", inherited="1.9")
+    assert edit.after.decode() == expected.replace("tag: 1.10", 'tag: "1.10"')
+    assert (edit.old_version, edit.new_version) == ("1.9", "1.10")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "image: ghcr.io/acme/guestbook:0.2.0\n",
+            "v.yaml:1: image is not a block mapping, so image.tag cannot be added",
+        ),
+        ("image: {repository: x}\n", "v.yaml:1: image is not a block mapping"),
+        ("image: [oops\n", "v.yaml:1: the file is not valid YAML"),
+    ],
+)
+def test_a_key_that_cannot_be_added_safely_is_refused_naming_the_file(text, message):
+    from promotions.catalogue.schema import HelmValues
+
+    locator = HelmValues(kind="helm-values").bind(app="guestbook", stage="production")
+    with pytest.raises(EditError) as refused:
+        version_set(text.encode(), path="v.yaml", locator=locator, version="1.0.0", inherited="0.9.0")
+    assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("[helm-guestbook/values.yaml, ../shared/values.yaml]", "must stay inside the repository"),
+        ("[]", "an empty list of files: give at least one path"),
+        ("[values.yaml, '{region}/values.yaml']", "unknown placeholder {region}"),
+    ],
+)
+def test_a_layered_path_is_validated_like_a_single_one(write_catalog, repo, path, message):
+    from promotions.errors import ConfigError
+
+    items = f"      items:\n        - name: guestbook\n          overrides: {{production: {{path: {path}}}}}\n"
+    written = write_catalog(catalogue("values.yaml", "{kind: helm-values}", items=items), url=repo.url)
+    with pytest.raises(ConfigError, match=message):
+        catalog_load(written)
+
+
+def test_defaults_may_layer_files_with_templates(repo, write_catalog, db):
+    repo.commit({"charts/shop/values.yaml": "image: {tag: 5.0.0}\n", "charts/shop/values-qa.yaml": "replicaCount: 1\n"},
+                "shop chart")  # fmt: skip
+    text = catalogue("X", "{kind: helm-values}", stages="qa", items="      items: [{name: shop}]\n")
+    layers = '["charts/{app}/values.yaml", "charts/{app}/values-{stage}.yaml"]'
+    path = write_catalog(text.replace('"X"', layers), url=repo.url)
+    qa = read(path)[("shop", "qa")]
+    assert (qa["version"], qa["path"]) == ("5.0.0", "charts/shop/values.yaml")

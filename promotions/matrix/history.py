@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from promotions.catalogue.connect import git_repository
-from promotions.catalogue.lookups import Catalog
-from promotions.gitops.repository import NULL_SHA, Change
-from promotions.matrix.snapshot import BlobReader, cached_results
+from promotions.catalogue.lookups import Catalog, StageFile
+from promotions.gitops.repository import NULL_SHA, Change, Commit
+from promotions.matrix.snapshot import BlobReader, cached_results, resolve
 
 
 @dataclass(frozen=True)
@@ -43,33 +43,51 @@ def _read(catalog: Catalog, name: str, repository: str, commit: str) -> dict[str
     repo = git_repository(catalog.repository(repository))
     if not repo.has_commit(commit):
         repo.sync()
-    changes: dict[str, list[Change]] = {}
-    with repo.iter_changes(commit, {sf.path for sf in spec.files.values()}) as stream:
-        for path, change in stream:
-            changes.setdefault(path, []).append(change)
+    paths = {path for sf in spec.files.values() for path in sf.paths}
+    changes: list[tuple[str, Change]] = []
+    with repo.iter_changes(commit, paths) as stream:
+        changes.extend(stream)
+    tree = repo.tree(commit)
     limit = settings.GITOPS_PORTAL_MAX_FILE_BYTES
     known = cached_results(cache_dir=settings.DATA_DIR / "cache", repository=repository, max_bytes=limit)
     reader = BlobReader(repo, known, limit)
-    reader.evaluate(
-        (sf.locator, blob)
-        for sf in spec.files.values()
-        for change in changes.get(sf.path, [])
-        for blob in (change.old_blob, change.new_blob)
-        if blob != NULL_SHA
-    )
-    history = {}
-    for stage, sf in spec.files.items():
-        entries = []
-        for change in changes.get(sf.path, []):
-            version, line, problem = (
-                reader.result(sf.locator, change.new_blob)
-                if change.new_blob != NULL_SHA
-                else (None, None, "file deleted")
-            )
-            before = reader.result(sf.locator, change.old_blob)[0] if change.old_blob != NULL_SHA else None
-            if version is None or version != before:
-                error = f"{sf.path}:{line}: {problem}" if problem and line else problem
-                c = change.commit
-                entries.append(HistoryEntry(version, error, c.sha, c.author, datetime.fromisoformat(c.date), c.subject))
-        history[stage] = entries
-    return history
+    blobs = {b for _, ch in changes for b in (ch.old_blob, ch.new_blob)} | {tree[p] for p in paths if p in tree}
+    reader.evaluate((sf.locator, blob) for sf in spec.files.values() for blob in blobs - {NULL_SHA})
+    return {stage: _stage_history(reader, sf, changes, tree) for stage, sf in spec.files.items()}
+
+
+def _stage_history(
+    reader: BlobReader, sf: StageFile, changes: list[tuple[str, Change]], tree: dict[str, str]
+) -> list[HistoryEntry]:
+    """Newest first, each commit that changed the stage's version: with layered files, the
+    version a stage gets from all of them (a change in a shared base counts where it shows)."""
+    state: dict[str, str | None] = {path: tree.get(path) for path in sf.paths}
+    commits: dict[str, tuple[Commit, dict[str, Change]]] = {}  # in history order, newest first
+    for path, change in changes:
+        if path in state:
+            commits.setdefault(change.commit.sha, (change.commit, {}))[1][path] = change
+    entries = []
+    for c, touched in commits.values():
+        after = state | {path: _blob(ch.new_blob) for path, ch in touched.items()}
+        before = state | {path: _blob(ch.old_blob) for path, ch in touched.items()}
+        state = before
+        if after[sf.path] is None and before[sf.path] is None:
+            continue  # a shared file changed while the stage had no file of its own
+        version, line, problem, where = _effective(reader, sf, after)
+        if version is None or version != _effective(reader, sf, before)[0]:
+            error = f"{where}:{line}: {problem}" if problem and line else problem
+            entries.append(HistoryEntry(version, error, c.sha, c.author, datetime.fromisoformat(c.date), c.subject))
+    return entries
+
+
+def _blob(sha: str) -> str | None:
+    return None if sha == NULL_SHA else sha
+
+
+def _effective(
+    reader: BlobReader, sf: StageFile, blobs: dict[str, str | None]
+) -> tuple[str | None, int | None, str | None, str]:
+    if blobs[sf.path] is None:
+        return None, None, "file deleted", sf.path
+    (version, line, problem), where = resolve(reader, sf.locator, [(p, blobs[p]) for p in reversed(sf.paths)])
+    return version, line, problem, where

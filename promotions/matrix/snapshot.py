@@ -77,20 +77,24 @@ def repository_snapshot_read(
     reader = BlobReader(repo, cached.results if cached else {}, max_bytes)
     tree = repo.tree(commit)
     apps = catalog.applications_in(repo.name, tree)
-    present = [(app, stage, sf, tree[sf.path]) for app in apps for stage, sf in app.files.items() if sf.path in tree]
+    present = [
+        (app, stage, sf, stage_files(sf, tree)) for app in apps for stage, sf in app.files.items() if sf.path in tree
+    ]
     since = cached.commit if cached and repo.is_ancestor(cached.commit, commit) else None
     # History is streamed by git on another core while the current files are parsed here.
-    with repo.iter_changes(commit, {sf.path for _, _, sf, _ in present}, since=since) as history:
-        reader.evaluate((sf.locator, blob) for _, _, sf, blob in present)
+    paths = {path for *_, files in present for path, blob in files if blob}
+    with repo.iter_changes(commit, paths, since=since) as history:
+        reader.evaluate((sf.locator, blob) for _, _, sf, files in present for _, blob in files if blob)
+        sources = [resolve(reader, sf.locator, files) for _, _, sf, files in present]
         targets = [
-            _Target(f"{sf.locator.key}@{sf.path}", sf.path, sf.locator, reader.result(sf.locator, blob)[0])
-            for _, _, sf, blob in present
+            _Target(f"{sf.locator.key}@{path}", path, sf.locator, result[0])
+            for (_, _, sf, _), (result, path) in zip(present, sources, strict=True)
         ]
         previous = cached.last if since and cached else {}
         last = last_changes(reader, repo, commit, targets, since=since, previous=previous, history=history)
     cells = {
-        (app.name, stage): _cell(app, stage, sf, reader.result(sf.locator, blob), last.get(target.key))
-        for (app, stage, sf, blob), target in zip(present, targets, strict=True)
+        (app.name, stage): _cell(app, stage, path, result, last.get(target.key))
+        for (app, stage, _, _), (result, path), target in zip(present, sources, targets, strict=True)
     }
     snapshot = RepositorySnapshot(
         repository=repo.name,
@@ -186,7 +190,7 @@ def locate_all(content: bytes, locators: list[Locator]) -> list[Result]:
     try:
         docs = parse_documents(content)
     except YAMLReadError as exc:
-        return [(None, exc.line, f"invalid YAML: {exc.message}")] * len(locators)
+        return [(None, exc.line, f"{INVALID_YAML}{exc.message}")] * len(locators)
     results: list[Result] = []
     for locator in locators:
         try:
@@ -275,16 +279,58 @@ def _commit_fields(commit: Commit) -> tuple[str, str, str, str, str]:
     return commit.sha, commit.author, commit.email, commit.date, commit.subject
 
 
-def _cell(app: AppSpec, stage: str, sf: StageFile, result: Result, commit: Commit | None) -> Cell:
+def stage_files(sf: StageFile, tree: dict[str, str]) -> list[tuple[str, str | None]]:
+    """The files a stage's version may come from, the stage's own first, each with its blob
+    (None when the repository lacks it): layered files in reverse order."""
+    return [(path, tree.get(path)) for path in reversed(sf.paths)]
+
+
+def resolve(reader: BlobReader, locator: Locator, files: list[tuple[str, str | None]]) -> tuple[Result, str]:
+    """The version in the first of `files` (the stage's own first) that sets it, and that file;
+    a file that cannot be read stops the search (its error is the cell's). When none sets it,
+    the stage's own file's problem, naming the others looked at."""
+    for path, blob in files:
+        if blob is None:
+            return (None, None, "listed in the catalogue's path for this stage but not in the repository"), path
+        result = reader.result(locator, blob)
+        if result[0] is not None or not _missing(result):
+            return result, path
+    (own, blob), others = files[0], [path for path, _ in files[1:]]
+    version, line, problem = reader.result(locator, blob or "")
+    return (version, line, f"{problem} (nor in {', '.join(others)})" if others else problem), own
+
+
+def _missing(result: Result) -> bool:
+    """Whether a result only says the version is not in that file (a later file may then inherit
+    it), rather than that the file cannot be read."""
+    problem = result[2] or ""
+    return not (problem.startswith(INVALID_YAML) or "GITOPS_PORTAL_MAX_FILE_BYTES" in problem)
+
+
+INVALID_YAML = "invalid YAML: "
+
+
+def inherited_version(sf: StageFile, tree: dict[str, str], contents: dict[str, bytes]) -> str | None:
+    """The version a stage gets from the files before its own (layered files), or None when
+    none sets it; `contents` holds the blobs of `tree`."""
+    for path in reversed(sf.layers):
+        if path in tree:
+            version = locate_all(contents[tree[path]], [sf.locator])[0][0]
+            if version is not None:
+                return version
+    return None
+
+
+def _cell(app: AppSpec, stage: str, path: str, result: Result, commit: Commit | None) -> Cell:
     version, line, problem = result
     error = None
     if problem is not None:
-        error = f"{sf.path}:{line}: {problem}" if line else f"{sf.path}: {problem}"
+        error = f"{path}:{line}: {problem}" if line else f"{path}: {problem}"
     return Cell(
         application=app.name,
         stage=stage,
         version=version,
-        path=sf.path,
+        path=path,
         line=line,
         error=error,
         commit=commit.sha if commit else None,

@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from promotions.catalogue.connect import git_repository, provider_for
 from promotions.catalogue.loader import catalog_get
-from promotions.catalogue.lookups import Catalog
+from promotions.catalogue.lookups import Catalog, StageFile
 from promotions.errors import PermanentError, PortalError, TransientError
 from promotions.gitops.repository import GitRepository, Person, PushRejected
 from promotions.gitops.yaml.edit import Edit, EditError, version_set
 from promotions.hosting.base import ScmProvider
-from promotions.matrix.snapshot import too_big
+from promotions.matrix.snapshot import inherited_version, too_big
 from promotions.models import Pin, Promotion, PromotionItem
 from promotions.workflow import commit_messages as messages
 from promotions.workflow.locks import branch_lock
@@ -208,29 +208,40 @@ def own_commit(
 
 
 def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items: list[PromotionItem]) -> list[Edit]:
-    """Each item's file changed to its new version, read at `base` (nothing is written)."""
-    entries = git.entries(base, [item.path for item in items])
+    """Each item's file changed to its new version, read at `base` (nothing is written). The
+    file is the stage's own (never a base or layered file other stages share); where it only
+    inherits the version, the key is added to it."""
+    files = [_stage_file(catalog, git.name, stage, item) for item in items]
+    for item, stage_file in zip(items, files, strict=True):
+        item.path = stage_file.path  # the cell may name the shared file the version came from
+    entries = git.entries(base, {path for stage_file in files for path in stage_file.paths})
     tree = {path: sha for path, (_mode, sha) in entries.items()}
     missing = [item.path for item in items if item.path not in tree]
     if missing:
-        raise PermanentError(f"{', '.join(missing)} no longer exist on the branch")
-    contents = git.read_blobs(tree[item.path] for item in items)
+        raise PermanentError(f"{', '.join(missing)} no longer exist on the branch (the portal never creates a "
+                             "stage's own file: add it, even empty, and promote again)")  # fmt: skip
+    contents = git.read_blobs(tree.values())
     limit = settings.GITOPS_PORTAL_MAX_FILE_BYTES
-    for item in items:  # read (a worker's memory copes) but never parsed when too big
-        if (size := len(contents[tree[item.path]])) > limit:
-            raise PermanentError(f"refused: {item.path}: {too_big(size, limit)}; nothing was committed")
+    for path, sha in tree.items():  # read (a worker's memory copes) but never parsed when too big
+        if (size := len(contents[sha])) > limit:
+            raise PermanentError(f"refused: {path}: {too_big(size, limit)}; nothing was committed")
     edits = []
-    for item in items:
-        spec = catalog.application(item.application, git.name)
-        stage_file = spec.files.get(stage) if spec else None
-        if stage_file is None:
-            raise PermanentError(f"{item.application} is no longer in the catalogue for this stage")
+    for item, stage_file in zip(items, files, strict=True):
         try:
             edits.append(version_set(contents[tree[item.path]], path=item.path, locator=stage_file.locator,
-                                     version=item.to_version, mode=entries[item.path][0]))  # fmt: skip
+                                     version=item.to_version, mode=entries[item.path][0],
+                                     inherited=inherited_version(stage_file, tree, contents)))  # fmt: skip
         except EditError as exc:
             raise PermanentError(f"refused: {exc}; nothing was committed") from None
     return edits
+
+
+def _stage_file(catalog: Catalog, repository: str, stage: str, item: PromotionItem) -> StageFile:
+    spec = catalog.application(item.application, repository)
+    stage_file = spec.files.get(stage) if spec else None
+    if stage_file is None:
+        raise PermanentError(f"{item.application} is no longer in the catalogue for this stage")
+    return stage_file
 
 
 def _noop(promotion: Promotion, items: list[PromotionItem], edits: list[Edit], claim: str) -> bool:
@@ -282,7 +293,7 @@ def _finish(
             log.info("promotion %s: another execution finished it first", promotion.pk)
             return
         if items:
-            PromotionItem.objects.bulk_update(items, ["from_version", "changed"])
+            PromotionItem.objects.bulk_update(items, ["from_version", "changed", "path"])
 
 
 def _overlapping(promotion: Promotion) -> QuerySet[Promotion]:

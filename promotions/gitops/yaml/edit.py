@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promotions.errors import PermanentError
-from promotions.gitops.yaml.locators import LocateError, Locator
-from promotions.gitops.yaml.nodes import YAMLReadError, parse_documents
+from promotions.gitops.yaml.locators import LocateError, Locator, PathLocator
+from promotions.gitops.yaml.nodes import YAMLReadError, line_of, parse_documents, parse_path
 
 STR_TAG = "tag:yaml.org,2002:str"
 _BOM = "\ufeff"
@@ -53,11 +53,23 @@ class Edit:
         return "".join(difflib.unified_diff(old, new, f"a/{self.path}", f"b/{self.path}"))
 
 
-def version_set(content: bytes, *, path: str, locator: Locator, version: str, mode: str = "100644") -> Edit:
-    """Set the version `locator` finds in `content` to `version`; raise EditError if unsafe."""
+def version_set(
+    content: bytes, *, path: str, locator: Locator, version: str, mode: str = "100644", inherited: str | None = None
+) -> Edit:
+    """Set the version `locator` finds in `content` to `version`; raise EditError if unsafe.
+
+    `inherited` is the version the file gets from elsewhere (earlier layered files) when it does
+    not set one itself: then the key is added to this file, with the smallest insertion."""
     text = _decode(content, path)
     bom = _BOM if text.startswith(_BOM) else ""
     body = text[len(bom) :]
+    if inherited is not None and _misses(body, locator):
+        if inherited == version:
+            return Edit(path, inherited, version, 0, content, content, mode)
+        new_body, line = version_add(body, path=path, locator=locator, version=version)
+        after = (bom + new_body).encode("utf-8")
+        validate(after, path=path, locator=locator, version=version, before=content)
+        return Edit(path, inherited, version, line, content, after, mode)
     found = _locate(body, path, locator)
     node = found.node
     assert node is not None
@@ -180,3 +192,78 @@ def _locate(text: str, path: str, locator: Locator) -> Any:
     except LocateError as exc:
         where = f"{path}:{exc.line}" if exc.line else path
         raise EditError(f"{where}: {exc.message}") from None
+
+
+# -- adding a missing key: the smallest insertion ---------------------------------------------
+
+
+def _misses(text: str, locator: Locator) -> bool:
+    """Whether the file parses but does not set the version (so it may be added)."""
+    try:
+        locator.locate(parse_documents(text))
+    except YAMLReadError:
+        return False
+    except LocateError:
+        return True
+    return False
+
+
+def version_add(text: str, *, path: str, locator: Locator, version: str) -> tuple[str, int]:
+    """`text` with the key path of a `helm-values`/`yaml-path` locator added, set to `version`:
+    mappings created as needed at the file's own indentation, nothing else touched. Returns the
+    new text and the 1-based line of the version."""
+    if not isinstance(locator, PathLocator):
+        raise EditError(f"{path}: the file does not set {locator.describe()}; add it by hand")
+    steps = parse_path(locator.path)
+    if any(step.key is None for step in steps):
+        raise EditError(f"{path}: the file does not set {locator.path}, a path through a list; add it by hand")
+    keys = [str(step.key) for step in steps]
+    docs = parse_documents(text)
+    node, done = (docs[0], 0) if docs else (None, 0)
+    while node is not None and done < len(keys) and (child := _own_key(node, keys[done])) is not None:
+        node, done = child, done + 1
+    if node is not None and not (isinstance(node, MappingNode) and not node.flow_style and node.value):
+        where = ".".join(keys[:done]) or "the document"
+        raise EditError(f"{path}:{line_of(node)}: {where} is not a block mapping, so {locator.path} cannot be added")
+    indent, at = (node.value[0][0].start_mark.column, _after(text, node)) if node else (0, len(text))
+    eol = "\r\n" if "\r\n" in text else "\n"
+    step = _indent_step(docs[0]) if docs else 2
+    lines = [f"{' ' * (indent + i * step)}{_scalar_text(key)}:" for i, key in enumerate(keys[done:])]
+    lines[-1] += f" {_scalar_text(version)}"
+    lead = eol if at == len(text) and text and not text.endswith("\n") else ""
+    line = text.count("\n", 0, at) + len(lines) + (1 if lead else 0)
+    return text[:at] + lead + eol.join(lines) + eol + text[at:], line
+
+
+def _own_key(node: Node, key: str) -> Node | None:
+    """A mapping's own value for `key` (never one merged in from an anchor: that is shared)."""
+    if isinstance(node, MappingNode):
+        for key_node, value in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return value
+    return None
+
+
+def _after(text: str, node: Node) -> int:
+    """The index just after the line where `node`'s content ends (where a sibling key goes)."""
+    last = node
+    while isinstance(last, MappingNode | SequenceNode) and last.value and not last.flow_style:
+        last = last.value[-1][1] if isinstance(last, MappingNode) else last.value[-1]
+    end = last.end_mark.index
+    if end > 0 and text[end - 1] == "\n":  # a block scalar ends after its own newline
+        return end
+    newline = text.find("\n", end)
+    return len(text) if newline < 0 else newline + 1
+
+
+def _indent_step(node: Node) -> int:
+    """How far the file indents a nested mapping (2 unless it shows otherwise)."""
+    if isinstance(node, MappingNode) and not node.flow_style:
+        for key, value in node.value:
+            if isinstance(value, MappingNode) and not value.flow_style and value.value:
+                return max(1, value.value[0][0].start_mark.column - key.start_mark.column)
+    return 2
+
+
+def _scalar_text(value: str) -> str:
+    return value if _plain_keeps_meaning(value, STR_TAG) else _double_quoted(value)
