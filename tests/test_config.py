@@ -114,7 +114,7 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
             ("promotion: {mode: commit}", "promotion: {mod: commit}"),
             10,
             "stages[0].promotion.mod: unknown key 'mod' (expected one of: mode, approvals, approvers, requesters, "
-            "self_approval, auto_merge, rollback_approvals, freeze, soak_seconds, deploy_deadline_seconds)",
+            "self_approval, auto_merge, rollback_approvals, freeze, soak_seconds, deploy_deadline_seconds, from)",
         ),
         (
             ("kind: helm-values", "kind: helm-valuez"),

@@ -143,6 +143,8 @@ def test_a_file_missing_for_a_stage_is_an_empty_cell_not_an_error(platform):
         "subject": None,
         "error": None,
         "live": None,
+        "relation": None,  # not in this stage: nothing to compare
+        "upstream": [],
     }
 
 

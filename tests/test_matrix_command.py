@@ -54,6 +54,8 @@ def test_it_prints_the_json_contract(catalog, repo):
         "subject": "Release web",
         "error": None,
         "live": None,  # this stage has no cluster
+        "relation": "behind",  # dev has a newer version
+        "upstream": ["dev"],
     }
     assert web["stages"]["production"]["version"] is None
     assert web["stages"]["production"]["path"] is None

@@ -41,7 +41,8 @@ def test_it_commits_with_sync_and_prints_the_contract(pipeline, repo, alice):
 
 
 def test_it_opens_a_pull_request_into_a_reviewed_stage(pipeline, repo):
-    code, document, _ = promote("api", "--from", "dev", "--to", "production", "--version", "2.1.0", "--sync")
+    promote("api", "--from", "dev", "--to", "staging", "--sync")
+    code, document, _ = promote("api", "--from", "staging", "--to", "production", "--version", "2.1.0", "--sync")
     assert code == 0
     assert document["state"] == "pr_open"
     assert document["branch"] == f"gitops-portal/promotion-{document['id']}"
@@ -59,7 +60,8 @@ def test_without_sync_it_is_queued_for_a_worker(pipeline):
 def test_a_failed_promotion_exits_1(pipeline, repo):
     pinned = "images:\n  - name: ghcr.io/acme/web\n    digest: sha256:" + "a" * 64 + "\n"
     repo.commit({"staging/web/kustomization.yaml": pinned}, "pin a digest")
-    code, document, _ = promote("web", "--from", "dev", "--to", "staging", "--sync")
+    # The digest appeared after dev's 1.1.0: by first appearance, promoting 1.1.0 over it is a downgrade.
+    code, document, _ = promote("web", "--from", "dev", "--to", "staging", "--allow-downgrade", "--sync")
     assert (code, document["state"]) == (1, "failed")
     assert document["error"] == (
         "refused: staging/web/kustomization.yaml:3: images[name=ghcr.io/acme/web] pins a digest; "

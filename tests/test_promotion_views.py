@@ -35,7 +35,9 @@ def test_the_confirm_page_shows_the_exact_diff_and_what_will_happen(client, pipe
 def test_the_confirm_page_explains_a_request_it_cannot_honour(client, pipeline, alice):
     response = signed_in(client, alice).get(reverse("promote"), {"app": "web", "from": "staging", "to": "dev"})
     assert response.status_code == 400
-    assert "dev does not come after staging in the pipeline" in response.content.decode()
+    assert "dev takes promotions from no stage (a first stage: releases come from CI), not from staging" in (
+        response.content.decode()
+    )
 
 
 def test_requesting_records_it_and_shows_its_live_page(client, pipeline, alice):
@@ -76,8 +78,11 @@ def test_the_list_filters_by_application_stage_and_state(client, pipeline, alice
 
 
 def test_approve_merge_and_cancel_from_the_promotion_page(client, pipeline, repo, alice, bob):
-    signed_in(client, alice).post(reverse("promote"), {"app": "api", "from": "dev", "to": "production"})
-    promotion = Promotion.objects.get()
+    client = signed_in(client, alice)
+    client.post(reverse("promote"), {"app": "api", "from": "dev", "to": "staging"})
+    promotion_execute(promotion_id=Promotion.objects.get().pk)
+    client.post(reverse("promote"), {"app": "api", "from": "staging", "to": "production"})
+    promotion = Promotion.objects.get(to_stage="production")
     promotion_execute(promotion_id=promotion.pk)
     client = signed_in(Client(), bob)
     html = client.get(reverse("promotion", args=[promotion.pk])).content.decode()

@@ -243,7 +243,7 @@ def test_a_repository_that_vanished_is_retried_then_fails_naming_the_cause(pipel
             "staging",
             "dev",
             None,
-            "dev does not come after staging in the pipeline (dev → staging → production)",
+            "dev takes promotions from no stage (a first stage: releases come from CI), not from staging",
         ),
         (["web"], "dev", "staging", "9.9.9", "web 9.9.9 was never in dev (known there: 1.1.0)"),
         (["web", "api"], "dev", "staging", "1.0.0", "an explicit version applies to one application"),

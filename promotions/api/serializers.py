@@ -43,6 +43,12 @@ class Cell(serializers.Serializer):
     subject = serializers.CharField(allow_null=True)
     error = serializers.CharField(allow_null=True)
     live = Live(allow_null=True)
+    relation = serializers.ChoiceField(
+        ["same", "behind", "ahead", "diverged", "unknown"], allow_null=True,
+        help_text="against the upstream stage(s): behind = an upstream is newer; ahead = this stage is newer; "
+        "diverged = the upstreams disagree; unknown = cannot be ordered; null: nothing to compare with",
+    )  # fmt: skip
+    upstream = serializers.ListField(child=serializers.CharField(), help_text="the upstream stage(s) compared with")
 
 
 class Application(serializers.Serializer):
@@ -72,6 +78,10 @@ class Stage(serializers.Serializer):
     requesters = serializers.ListField(child=serializers.CharField(), allow_null=True)
     cluster = serializers.BooleanField()
     frozen = serializers.CharField(allow_null=True)
+    upstream = serializers.ListField(child=serializers.CharField(), help_text="the stages it takes releases from")
+    promotion_sources = serializers.ListField(
+        child=serializers.CharField(), help_text="where promotions into it may come from: upstreams, promotion.from"
+    )
 
 
 class HistoryEntry(serializers.Serializer):
@@ -181,6 +191,9 @@ class PromotionRequest(serializers.Serializer):
     version = Text(form=VERSION, max_length=255, required=False, allow_null=True)
     reason = _free_text()
     override_reason = _free_text()
+    allow_downgrade = serializers.BooleanField(
+        default=False, help_text="install a version older than the target stage runs (refused otherwise)"
+    )
 
 
 class Rollback(serializers.Serializer):

@@ -152,7 +152,7 @@ def _allowed_keys(loc: Loc) -> list[str]:
         if annotation is None:
             return []
     model = _model_in(annotation)
-    return list(model.model_fields) if model else []
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
 
 
 def _step_into(annotation: Any, part: str | int) -> Any:

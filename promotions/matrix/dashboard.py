@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
+from promotions.matrix.relation import Relation, Side, relations
 from promotions.models import LiveState, RepositoryState, StageVersion
 
 
@@ -25,10 +26,12 @@ class DashboardCell:
     behind: bool
     age: str
     title: str
-    upstream: str = ""  # the stage it lags, when behind
+    upstream: str = ""  # the stage to promote from, when behind
     live: LiveState | None = None
     live_stale: bool = False  # observed too long ago: shown with its age, never as current health
     live_age: str = ""
+    relation: str | None = None  # same, behind, ahead, diverged, unknown; None: nothing to compare with
+    compared: tuple[str, ...] = ()  # the upstream stage(s) it was compared with
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,24 @@ class DashboardRow:
 
 
 @dataclass(frozen=True)
+class Bundle:
+    """The applications of a column behind one upstream: promoted together along that edge."""
+
+    source: str
+    count: int
+    query: str  # the promote page's query string
+
+
+@dataclass(frozen=True)
 class Column:
     stage: str
-    behind: int  # how many applications differ from the stage before
-    bundle: str  # query string promoting every one of them from the previous stage at once
+    behind: int  # how many applications an upstream has a newer version of
+    bundles: list[Bundle]  # one per upstream (edge) they are behind; never a downgrade
+    upstream: tuple[str, ...] = ()  # the stages it takes releases from
+
+    @property
+    def bundle(self) -> str:
+        return self.bundles[0].query if len(self.bundles) == 1 else ""
 
 
 @dataclass
@@ -61,7 +78,7 @@ class Dashboard:
 
 
 def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = False) -> Dashboard:
-    """Applications × stages with each cell's version, age and whether it lags the stage before."""
+    """Applications × stages (in graph order) with each cell's version, age and relation to its upstreams."""
     now = timezone.now()
     stages = catalog.stage_names
     states = list(RepositoryState.objects.all())
@@ -69,8 +86,8 @@ def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = Fals
     if query.strip():
         cells = cells.filter(application__icontains=query.strip())
     live = {(s.application, s.stage): s for s in LiveState.objects.filter(stage__in=stages)}
-    rows = [_row(app, list(group), stages, now, live) for app, group in groupby(cells, key=lambda c: c.application)]
-    columns = [_column(rows, stages, i) for i in range(len(stages))]
+    rows = [_row(catalog, app, list(group), now, live) for app, group in groupby(cells, key=lambda c: c.application)]
+    columns = [_column(catalog, rows, i) for i in range(len(stages))]
     total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
     warnings = [*catalog.warnings, *_discovered_warnings(catalog, None if query.strip() else rows)]
     if behind_only:
@@ -86,51 +103,66 @@ def _discovered_warnings(catalog: Catalog, rows: list[DashboardRow] | None) -> l
     return catalog.live_warnings(names or StageVersion.objects.values_list("application", flat=True).distinct())
 
 
-def _column(rows: list[DashboardRow], stages: list[str], index: int) -> Column:
+def _column(catalog: Catalog, rows: list[DashboardRow], index: int) -> Column:
+    """A stage's header: how many applications are behind, and one bundle per upstream edge."""
+    stage = catalog.stage_names[index]
     behind = [row for row in rows if row.cells[index].behind]
-    previous = stages[index - 1] if index else ""
-    bundle = [row.application for row in behind if row.cells[index].upstream == previous]
-    query = urlencode([("to", stages[index]), ("from", previous), *(("app", a) for a in bundle)]) if bundle else ""
-    return Column(stages[index], len(behind), query)
+    bundles = []
+    for source in dict.fromkeys(row.cells[index].upstream for row in behind):
+        apps = [row.application for row in behind if row.cells[index].upstream == source]
+        query = urlencode([("to", stage), ("from", source), *(("app", a) for a in apps)])
+        bundles.append(Bundle(source, len(apps), query))
+    return Column(stage, len(behind), bundles, tuple(catalog.upstreams(stage)))
 
 
 def _row(
+    catalog: Catalog,
     application: str,
     cells: list[StageVersion],
-    stages: list[str],
     now: datetime,
     live: dict[tuple[str, str], LiveState],
 ) -> DashboardRow:
     by_stage = {cell.stage: cell for cell in cells}
-    out: list[DashboardCell] = []
-    upstream: tuple[str, str] | None = None  # (stage, version) of the nearest earlier stage with a version
-    for stage in stages:
-        cell = by_stage.get(stage)
-        version = cell.version if cell else None
-        lags = upstream if version and upstream and version != upstream[1] else None
-        out.append(_cell(stage, cell, lags, now, live.get((application, stage))))
-        upstream = (stage, version) if version else upstream
+    sides = {
+        stage: Side(c.version, bool(c.error), c.path is not None, c.changed_at) if (c := by_stage.get(stage))
+        else Side(None, present=False)
+        for stage in catalog.stage_names
+    }  # fmt: skip
+    related = relations(catalog, sides)
+    out = [
+        _cell(stage, by_stage.get(stage), related[stage], now, live.get((application, stage)))
+        for stage in catalog.stage_names
+    ]
     return DashboardRow(application, cells[0].repository, out)
 
 
+def _relation_title(related: Relation) -> str:
+    compared = ", ".join(related.upstream)
+    return {
+        "behind": f"\nbehind: differs from {related.source} ({related.upstream_version}), which is newer",
+        "ahead": f"\nahead of {compared} ({related.upstream_version}): newer than its upstream",
+        "diverged": f"\ndiverged: its upstreams {compared} have different versions",
+        "unknown": f"\ncannot be ordered against {compared}",
+    }.get(related.relation or "", "")
+
+
 def _cell(
-    stage: str, cell: StageVersion | None, lags: tuple[str, str] | None, now: datetime, live: LiveState | None = None
+    stage: str, cell: StageVersion | None, related: Relation, now: datetime, live: LiveState | None = None
 ) -> DashboardCell:
     if cell is None or cell.path is None:
         return DashboardCell(stage, None, None, True, False, "", "not in this stage")
     title = cell.error or f"{cell.path}:{cell.line}"
     if cell.commit and cell.changed_at:
         title += f"\n{cell.commit[:10]} {cell.subject}\n{cell.author}, {cell.changed_at:%Y-%m-%d %H:%M %Z}"
-    if lags:
-        title += f"\ndiffers from {lags[0]} ({lags[1]})"
-    upstream = lags[0] if lags else ""
+    title += _relation_title(related)
+    upstream = related.source
     live_age = age(live.observed_at, now) if live else ""
     live_stale = live is not None and is_stale(live.observed_at, now, settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS)
     if live is not None:
         title += _live_title(live, live_age, live_stale)
     changed = age(cell.changed_at, now)
-    return DashboardCell(stage, cell.version, cell.error, False, bool(lags), changed, title, upstream, live,
-                         live_stale, live_age)  # fmt: skip
+    return DashboardCell(stage, cell.version, cell.error, False, related.relation == "behind", changed, title,
+                         upstream, live, live_stale, live_age, related.relation, related.upstream)  # fmt: skip
 
 
 def _live_title(live: LiveState, live_age: str, stale: bool) -> str:

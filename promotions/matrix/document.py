@@ -12,6 +12,7 @@ from django.utils import timezone
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
 from promotions.matrix.refresh import RepositoryRead
+from promotions.matrix.relation import Side, relations, when
 from promotions.matrix.snapshot import Cell
 from promotions.models import LiveState, RepositoryState, StageVersion
 
@@ -70,11 +71,24 @@ def _document(
             continue  # the first repository declaring a name owns it
         observable = stage in clustered and fields["path"] is not None
         app["stages"][stage] = fields | {"live": live_document(live.get((application, stage)), observable)}
+    for app in applications.values():
+        _relate(catalog, app["stages"])
     return {
         "repositories": repositories,
         "stages": catalog.stage_names,
         "applications": [applications[name] for name in sorted(applications)],
     }
+
+
+def _relate(catalog: Catalog, cells: dict[str, dict[str, Any]]) -> None:
+    """Each cell's `relation` to its `upstream` stage(s) (the ones it was compared with; none for
+    a first stage or where the application has no file: `relation` null)."""
+    sides = {
+        stage: Side(f["version"], f["error"] is not None, f["path"] is not None, when(f["date"]))
+        for stage, f in cells.items()
+    }
+    for stage, related in relations(catalog, sides).items():
+        cells[stage] |= {"relation": related.relation, "upstream": list(related.upstream)}
 
 
 def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, Any] | None:

@@ -58,7 +58,8 @@ def test_a_user_signs_in_sees_the_matrix_filters_it_and_opens_an_application(dem
     rows.first.wait_for()
     assert rows.count() == 8
     headers = page.locator("table.matrix thead th").all_inner_texts()
-    assert [re.sub(r"\s*\d+ behind( promote all)?$", "", h) for h in headers] == [
+    # Each header: the stage, the upstream it takes releases from ("← dev"), how many are behind it.
+    assert [re.sub(r"\s*(← \S+)?\s*(\d+ behind( promote all)?)?$", "", h) for h in headers] == [
         "Application",
         "dev",
         "staging",

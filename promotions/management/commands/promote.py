@@ -1,5 +1,5 @@
 """`manage.py promote APP [APP ...] --from STAGE --to STAGE [--version V] [--reason TEXT]
-[--as USERNAME] [--override-reason TEXT] [--sync] [--json]`: request a promotion (a
+[--as USERNAME] [--override-reason TEXT] [--allow-downgrade] [--sync] [--json]`: request a promotion (a
 release bundle when several applications are named), or carry it out here with --sync."""
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ class Command(PromotionCommand):
         parser.add_argument("--version", help="default: the version in the --from stage")
         parser.add_argument("--reason", default="")
         parser.add_argument("--as", dest="username", help="the requesting user (default: none, the portal itself)")
-        parser.add_argument("--override-reason", default="", help="admins only: promote during a freeze")
+        parser.add_argument(
+            "--override-reason", default="", help="admins only: promote during a freeze, or off the stage graph's edges"
+        )
+        parser.add_argument(
+            "--allow-downgrade", action="store_true", help="install a version older than the target stage runs"
+        )
         parser.add_argument("--sync", action="store_true", help="carry it out in this process, not on a worker")
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
@@ -44,6 +49,7 @@ class Command(PromotionCommand):
             catalog=catalog, applications=options["applications"], from_stage=options["from_stage"],
             to_stage=options["to_stage"], version=options["version"], reason=options["reason"], requested_by=user,
             actor=f"{options['username'] or 'cli'} (cli)", override_reason=options["override_reason"],
+            allow_downgrade=options["allow_downgrade"],
         )  # fmt: skip
         if options["sync"]:
             for _ in range(3):  # the same retries a worker would make, minus the waiting

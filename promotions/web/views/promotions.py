@@ -41,7 +41,7 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
             promotion = promotion_request(
                 catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version,
                 reason=params.get("reason", ""), requested_by=signed_in_user(request), actor=actor.name,
-                override_reason=params.get("override_reason", ""),
+                override_reason=params.get("override_reason", ""), allow_downgrade=params.get("allow_downgrade") == "1",
             )  # fmt: skip
         except Denied as exc:
             return denied(request, exc)
@@ -54,7 +54,7 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     context |= _stage_context(catalog, target, actor)
     try:
         preview = promotion_preview(
-            catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version
+            catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version, actor=actor
         )
     except PortalError as exc:
         context["problem"] = str(exc)
