@@ -7,7 +7,10 @@ Measures, in one run:
   warm   = the same again, same commit                        (target: <= 1x floor)
   page   = the dashboard rendered server-side                 (target: < 300 ms, constant queries)
 
-Usage: python bench/bench_matrix.py [--apps 500] [--stages 4] [--releases 3] [--runs 5]
+Usage: python bench/bench_matrix.py [--apps 500] [--stages 4] [--releases 3] [--runs 5] [--bases]
+  --bases: every third application's first two stages inherit the version from a kustomize base
+  (`base/<app>/kustomization.yaml`, their overlays have no `images:`), the layout of overlays
+  that follow their bases; releases into the first stage change the base.
 Exits 1 when a target is missed.
 """
 
@@ -29,19 +32,28 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 STAGE_NAMES = ["dev", "test", "staging", "production", "dr"]
+INHERITING = ", a third inheriting from bases"
 
 
-def kustomization(app: str, tag: str, replicas: int) -> bytes:
+def kustomization(app: str, tag: str | None, replicas: int) -> bytes:
+    """A stage overlay; with no `tag`, one that inherits the image from its base."""
+    images = f'images:\n  - name: ghcr.io/acme/{app}\n    newTag: "{tag}"\n' if tag else ""
     return (
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"namespace: {app}\nresources:\n  - ../../base/{app}\n"
-        f'images:\n  - name: ghcr.io/acme/{app}\n    newTag: "{tag}"\n'
+        f"namespace: {app}\nresources:\n  - ../../base/{app}\n{images}"
         f"replicas:\n  - name: {app}\n    count: {replicas}\n"
         "labels:\n  - pairs: {team: platform, tier: backend}\n"
     ).encode()
 
 
-def generate(path: Path, apps: int, stages: list[str], releases: int) -> int:
+def base(app: str, tag: str) -> bytes:
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n"
+        f'images:\n  - name: ghcr.io/acme/{app}\n    newTag: "{tag}"\n'
+    ).encode()
+
+
+def generate(path: Path, apps: int, stages: list[str], releases: int, bases: bool = False) -> int:
     """A bare repo: one bootstrap commit, then one commit per release per stage, plus scaling commits."""
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(path)], check=True)
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -59,24 +71,31 @@ def generate(path: Path, apps: int, stages: list[str], releases: int) -> int:
         count += 1
 
     names = [f"app-{n:04}" for n in range(apps)]
-    commit(
-        {f"{s}/{a}/kustomization.yaml": kustomization(a, "1.0.0", 2) for a in names for s in stages}, "Bootstrap", start
-    )
+    inheriting = set(names[::3]) if bases else set()
+
+    def files(stage: str, app: str, tag: str, replicas: int = 2) -> dict[str, bytes]:
+        if app in inheriting and stage in stages[:2]:
+            return {f"{stage}/{app}/kustomization.yaml": kustomization(app, None, replicas)}
+        return {f"{stage}/{app}/kustomization.yaml": kustomization(app, tag, replicas)}
+
+    bootstrap = {path: content for a in names for s in stages for path, content in files(s, a, "1.0.0").items()}
+    bootstrap |= {f"base/{a}/kustomization.yaml": base(a, "1.0.0") for a in inheriting}
+    commit(bootstrap, "Bootstrap", start)
     when = start
     for release in range(1, releases + 1):
         for stage in stages:
             for app in names:
+                if app in inheriting and stage in stages[1:2]:
+                    continue  # it follows the base the first stage's releases change
                 when += timedelta(minutes=1)
-                commit(
-                    {f"{stage}/{app}/kustomization.yaml": kustomization(app, f"1.{release}.0", 2)},
-                    f"{app} 1.{release}.0 to {stage}",
-                    when,
-                )
+                version = f"1.{release}.0"
+                changed = files(stage, app, version)
+                if app in inheriting and stage == stages[0]:
+                    changed = {f"base/{app}/kustomization.yaml": base(app, version)}
+                commit(changed, f"{app} {version} to {stage}", when)
     for app in names[::5]:  # some non-version changes the last-change search has to skip
         when += timedelta(minutes=1)
-        commit(
-            {f"{stages[0]}/{app}/kustomization.yaml": kustomization(app, f"1.{releases}.0", 3)}, f"scale {app}", when
-        )
+        commit(files(stages[0], app, f"1.{releases}.0", 3), f"scale {app}", when)
     subprocess.run(["git", f"--git-dir={path}", "fast-import", "--quiet"], input=b"".join(chunks), check=True)
     subprocess.run(["git", f"--git-dir={path}", "gc", "-q"], check=True)
     return count
@@ -174,15 +193,16 @@ def main() -> int:
     parser.add_argument("--stages", type=int, default=4, choices=range(1, len(STAGE_NAMES) + 1))
     parser.add_argument("--releases", type=int, default=3)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--bases", action="store_true", help="a third of the apps inherit from a kustomize base")
     args = parser.parse_args()
     stages = STAGE_NAMES[: args.stages]
     work = Path(tempfile.mkdtemp(prefix="gitops-bench-"))
     try:
         repo = work / "platform.git"
         started = time.perf_counter()
-        commits = generate(repo, args.apps, stages, args.releases)
+        commits = generate(repo, args.apps, stages, args.releases, args.bases)
         print(
-            f"repository: {args.apps} apps x {len(stages)} stages, {commits} commits "
+            f"repository: {args.apps} apps x {len(stages)} stages{INHERITING if args.bases else ''}, {commits} commits "
             f"(generated in {time.perf_counter() - started:.1f}s)"
         )
         config = catalog(work / "catalog.yaml", repo.as_uri(), stages)
@@ -194,6 +214,9 @@ def main() -> int:
             colds.append(matrix_cli(config, data_dir))
             warms.append(matrix_cli(config, data_dir))
         f, c, w = (statistics.median(x) for x in (floors, colds, warms))
+        for run, figures in enumerate(zip(floors, colds, warms, strict=True), start=1):
+            print(f"run {run}: floor {figures[0] * 1000:.0f} ms, cold {figures[1] * 1000:.0f} ms, "
+                  f"warm {figures[2] * 1000:.0f} ms")  # fmt: skip
         page, few, many = dashboard(config, work / "data-0", max(args.runs, 5))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -401,3 +401,177 @@ def test_defaults_may_layer_files_with_templates(repo, write_catalog, db):
     path = write_catalog(text.replace('"X"', layers), url=repo.url)
     qa = read(path)[("shop", "qa")]
     assert (qa["version"], qa["path"]) == ("5.0.0", "charts/shop/values.yaml")
+
+
+# -- kustomize overlays inheriting the version from a base -----------------------------------
+
+BASE_KUSTOMIZATION = """\
+    apiVersion: kustomize.config.k8s.io/v1beta1
+    kind: Kustomization
+    resources:
+      - deployment.yaml
+      - service.yaml
+    images:
+      - name: ghcr.io/acme/guestbook
+        newTag: 1.2.0
+    """
+GUESTBOOK = """\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: guestbook
+    spec:
+      selector:
+        matchLabels: {app: guestbook}
+      template:
+        metadata:
+          labels: {app: guestbook}
+        spec:
+          containers:
+            - name: guestbook
+              image: ghcr.io/acme/guestbook:1.1.0
+    """
+SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: guestbook\nspec:\n  ports: [{port: 80}]\n"
+# An overlay with no images of its own: a name prefix and a replica count.
+STAGING_OVERLAY = """\
+    apiVersion: kustomize.config.k8s.io/v1beta1
+    kind: Kustomization
+    namespace: guestbook-staging
+    resources:
+      - ../../base
+    replicas:
+      - name: guestbook
+        count: 2
+    """
+OVERLAYS = catalogue(
+    "env/{stage}/kustomization.yaml", '{kind: kustomize-image, image: "ghcr.io/acme/guestbook"}',
+    stages="test, staging", items="      items: [{name: guestbook}]\n",
+)  # fmt: skip
+
+
+def overlay(tag: str) -> str:
+    return dedent(STAGING_OVERLAY) + f"images:\n  - name: ghcr.io/acme/guestbook\n    newTag: {tag}\n"
+
+
+@pytest.fixture
+def overlays(repo, write_catalog, db):
+    """Kargo-style: a base pinning the image, `env/test` with its own entry, `env/staging` without."""
+    repo.commit(
+        {
+            "base/kustomization.yaml": dedent(BASE_KUSTOMIZATION),
+            "base/deployment.yaml": dedent(GUESTBOOK),
+            "base/service.yaml": SERVICE,
+            "env/test/kustomization.yaml": overlay("1.3.0"),
+            "env/staging/kustomization.yaml": dedent(STAGING_OVERLAY),
+        },
+        "guestbook base and overlays",
+        author=BOB,
+        date=at(0),
+    )
+    return write_catalog(OVERLAYS, url=repo.url)
+
+
+def test_an_overlay_without_images_reads_the_version_its_base_pins(overlays):
+    cells = read(overlays)
+    staging, test = cells[("guestbook", "staging")], cells[("guestbook", "test")]
+    assert (staging["version"], staging["path"], staging["line"], staging["error"]) == (
+        "1.2.0", "base/kustomization.yaml", 8, None
+    )  # fmt: skip
+    assert staging["subject"] == "guestbook base and overlays"
+    assert (test["version"], test["path"]) == ("1.3.0", "env/test/kustomization.yaml")
+
+
+def test_an_overlay_reads_the_image_of_its_bases_manifest_when_no_kustomization_pins_it(overlays, repo):
+    base = dedent(BASE_KUSTOMIZATION).split("images:")[0]
+    repo.commit({"base/kustomization.yaml": base}, "base: no images list", date=at(1))
+    staging = read(overlays)[("guestbook", "staging")]
+    assert (staging["version"], staging["path"], staging["line"]) == ("1.1.0", "base/deployment.yaml", 14)
+
+
+def test_promoting_into_an_inheriting_overlay_adds_its_own_images_entry(overlays, repo, alice):
+    base = {path: repo.read(path) for path in ("base/kustomization.yaml", "base/deployment.yaml")}
+    promotion = promote(overlays, "test", "staging", app="guestbook", user=alice)
+    assert promotion.state == State.COMMITTED, promotion.error
+    assert changed_files(repo) == ["env/staging/kustomization.yaml"]
+    # what `kustomize edit set image` adds, indented like the file's `resources` list
+    assert changed_lines(repo) == ["+images:", "+  - name: ghcr.io/acme/guestbook", "+    newTag: 1.3.0"]
+    assert repo.read("env/staging/kustomization.yaml") == overlay("1.3.0")
+    assert {path: repo.read(path) for path in base} == base
+    item = promotion.items.get()
+    assert (item.path, item.from_version) == ("env/staging/kustomization.yaml", "1.2.0")
+    staging = read(overlays)[("guestbook", "staging")]
+    assert (staging["version"], staging["path"], staging["line"]) == ("1.3.0", "env/staging/kustomization.yaml", 11)
+
+
+def test_the_next_promotion_edits_the_overlays_entry_in_place(overlays, repo, alice):
+    promote(overlays, "test", "staging", app="guestbook", user=alice)
+    repo.commit({"env/test/kustomization.yaml": overlay("1.4.0")}, "guestbook 1.4.0 to test")
+    promotion = promote(overlays, "test", "staging", app="guestbook", user=alice)
+    assert promotion.state == State.COMMITTED, promotion.error
+    assert changed_lines(repo) == ["-    newTag: 1.3.0", "+    newTag: 1.4.0"]
+
+
+def test_an_overlay_whose_list_has_other_images_gets_an_entry_appended(overlays, repo, alice):
+    sidecar = "images:\n- name: envoyproxy/envoy\n  newTag: v1.31.2\n"
+    repo.commit({"env/staging/kustomization.yaml": "resources:\n- ../../base\n" + sidecar}, "staging: envoy pinned")
+    promotion = promote(overlays, "test", "staging", app="guestbook", user=alice)
+    assert promotion.state == State.COMMITTED, promotion.error
+    assert changed_lines(repo) == ["+- name: ghcr.io/acme/guestbook", "+  newTag: 1.3.0"]
+
+
+def test_a_version_changed_in_the_base_shows_in_the_overlay_and_its_history(overlays, repo):
+    read(overlays)  # cached: the next read is incremental
+    moved = dedent(BASE_KUSTOMIZATION).replace("newTag: 1.2.0", "newTag: 1.2.1")
+    repo.commit({"base/kustomization.yaml": moved}, "guestbook 1.2.1 in the base", date=at(2))
+    repo.commit({"base/service.yaml": SERVICE.replace("80", "8080")}, "service port", date=at(3))
+    staging = read(overlays)[("guestbook", "staging")]
+    assert (staging["version"], staging["subject"]) == ("1.2.1", "guestbook 1.2.1 in the base")
+    from promotions.matrix.history import application_history_get
+
+    history = application_history_get(catalog=catalog_load(overlays), name="guestbook", repository="platform",
+                                      commit=repo.head())  # fmt: skip
+    assert [(e.version, e.subject) for e in history["staging"]] == [
+        ("1.2.1", "guestbook 1.2.1 in the base"),
+        ("1.2.0", "guestbook base and overlays"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        (  # a → b → a
+            {
+                "env/test/kustomization.yaml": "resources:\n- ../../bases/a\n",
+                "bases/a/kustomization.yaml": "resources:\n- ../b\n",
+                "bases/b/kustomization.yaml": "resources:\n- service.yaml\n- ../a\n",
+                "bases/b/service.yaml": SERVICE,
+            },
+            "bases/b/kustomization.yaml:3: ../a leads back to bases/a/kustomization.yaml: "
+            "a cycle (bases/a → bases/b → bases/a)",
+        ),
+        (
+            {"env/test/kustomization.yaml": "resources:\n- ../../base\n- ../../../etc\n"},
+            "env/test/kustomization.yaml:3: ../../../etc leaves the repository; a base must be a relative path inside it",
+        ),
+        (
+            {"env/test/kustomization.yaml": "bases:\n- /srv/gitops/base\n"},
+            "env/test/kustomization.yaml:2: /srv/gitops/base is an absolute path; a base must be a relative path "
+            "inside the repository",
+        ),
+    ],
+)
+def test_cycles_and_escapes_are_error_cells_naming_the_file(repo, write_catalog, db, files, error):
+    repo.commit(files, "overlay", date=at(0))
+    path = write_catalog(OVERLAYS, url=repo.url)
+    test = read(path)[("guestbook", "test")]
+    assert (test["version"], test["error"]) == (None, error)
+
+
+def test_a_remote_base_is_not_followed(repo, write_catalog, db):
+    remote = "resources:\n- https://github.com/acme/platform//base?ref=v1\n"
+    repo.commit({"env/test/kustomization.yaml": remote}, "remote base", date=at(0))
+    test = read(write_catalog(OVERLAYS, url=repo.url))[("guestbook", "test")]
+    assert test["error"] == (
+        "env/test/kustomization.yaml: expected images[name=ghcr.io/acme/guestbook].newTag, "
+        "but the file has no 'images' list"
+    )

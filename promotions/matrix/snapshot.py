@@ -18,12 +18,12 @@ from pathlib import Path
 
 from promotions.catalogue.lookups import AppSpec, Catalog, StageFile
 from promotions.gitops.repository import NULL_SHA, Change, ChangeStream, Commit, GitRepository
-from promotions.gitops.yaml.locators import LocateError, Locator
+from promotions.gitops.yaml.locators import KustomizeImageLocator, LocateError, Locator
 from promotions.gitops.yaml.nodes import YAMLReadError, parse_documents
+from promotions.matrix.bases import INVALID_YAML, AnyLocator, BaseFollower, Result, Source, missing
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 BATCH = 512  # history entries evaluated per cat-file round
-Result = tuple[str | None, int | None, str | None]  # version, line, problem
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class _Target:
 
     key: str
     path: str
-    locator: Locator
+    locator: AnyLocator
     version: str | None
 
 
@@ -83,18 +83,18 @@ def repository_snapshot_read(
     since = cached.commit if cached and repo.is_ancestor(cached.commit, commit) else None
     # History is streamed by git on another core while the current files are parsed here.
     paths = {path for *_, files in present for path, blob in files if blob}
+    if any(isinstance(sf.locator, KustomizeImageLocator) for _, _, sf, _ in present):
+        paths |= {path for path in tree if path.endswith((".yaml", ".yml", "/Kustomization"))}  # bases, maybe
     with repo.iter_changes(commit, paths, since=since) as history:
         reader.evaluate((sf.locator, blob) for _, _, sf, files in present for _, blob in files if blob)
-        sources = [resolve(reader, sf.locator, files) for _, _, sf, files in present]
-        targets = [
-            _Target(f"{sf.locator.key}@{path}", path, sf.locator, result[0])
-            for (_, _, sf, _), (result, path) in zip(present, sources, strict=True)
-        ]
+        sources = cell_sources(reader, tree, [(sf, files) for _, _, sf, files in present])
+        targets = [_Target(f"{locator.key}@{path}", path, locator, result[0]) for result, path, locator in sources]
         previous = cached.last if since and cached else {}
-        last = last_changes(reader, repo, commit, targets, since=since, previous=previous, history=history)
+        unique = list({target.key: target for target in targets}.values())
+        last = last_changes(reader, repo, commit, unique, since=since, previous=previous, history=history)
     cells = {
         (app.name, stage): _cell(app, stage, path, result, last.get(target.key))
-        for (app, stage, _, _), (result, path), target in zip(present, sources, targets, strict=True)
+        for (app, stage, _, _), (result, path, _), target in zip(present, sources, targets, strict=True)
     }
     snapshot = RepositorySnapshot(
         repository=repo.name,
@@ -121,23 +121,23 @@ class BlobReader:
         self.content: dict[str, bytes] = {}  # raw blobs read ahead by `prefetch`
         self.oversized: dict[str, int] = {}  # blob -> size, for blobs over max_bytes
 
-    def evaluate(self, pairs: Iterable[tuple[Locator, str]]) -> None:
-        missing: dict[str, list[Locator]] = {}
+    def evaluate(self, pairs: Iterable[tuple[AnyLocator, str]]) -> None:
+        unread: dict[str, list[AnyLocator]] = {}
         for locator, blob in pairs:
             key = f"{locator.key}@{blob}"
             if key in self.known:
                 self.used[key] = self.known[key]
-            elif locator not in missing.setdefault(blob, []):
-                missing[blob].append(locator)
-        fetched = {b: self.content[b] for b in missing if b in self.content}
-        self._measure(b for b in missing if b not in fetched)
-        fetched |= self.repo.read_blobs(b for b in missing if b not in fetched and b not in self.oversized)
-        for blob in (b for b in missing if b in self.oversized):
+            elif locator not in unread.setdefault(blob, []):
+                unread[blob].append(locator)
+        fetched = {b: self.content[b] for b in unread if b in self.content}
+        self._measure(b for b in unread if b not in fetched)
+        fetched |= self.repo.read_blobs(b for b in unread if b not in fetched and b not in self.oversized)
+        for blob in (b for b in unread if b in self.oversized):
             big: Result = (None, None, too_big(self.oversized[blob], self.max_bytes or 0))
-            for locator in missing[blob]:
+            for locator in unread[blob]:
                 self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = big
         for blob, content in fetched.items():
-            for locator, result in zip(missing[blob], locate_all(content, missing[blob]), strict=True):
+            for locator, result in zip(unread[blob], locate_all(content, unread[blob]), strict=True):
                 self.known[f"{locator.key}@{blob}"] = self.used[f"{locator.key}@{blob}"] = result
 
     def _measure(self, blobs: Iterable[str]) -> None:
@@ -148,7 +148,7 @@ class BlobReader:
         sizes = self.repo.blob_sizes(unknown)
         self.oversized |= {blob: size for blob, size in sizes.items() if size > self.max_bytes}
 
-    def result(self, locator: Locator, blob: str) -> Result:
+    def result(self, locator: AnyLocator, blob: str) -> Result:
         return self.used[f"{locator.key}@{blob}"]
 
     def prefetch(self, blobs: Iterable[str]) -> None:
@@ -158,7 +158,7 @@ class BlobReader:
         self._measure(wanted - kept.keys())
         self.content = kept | self.repo.read_blobs(wanted - kept.keys() - self.oversized.keys())
 
-    def changed(self, locator: Locator, before: str, version: str) -> bool:
+    def changed(self, locator: AnyLocator, before: str, version: str) -> bool:
         """Whether blob `before` held a version other than `version`.
 
         A blob whose text does not even contain the version's text cannot hold it, so
@@ -185,7 +185,7 @@ def _size(count: int) -> str:
     return f"{count / 1048576:.1f} MB" if count >= 1048576 else f"{count / 1024:.0f} KB"
 
 
-def locate_all(content: bytes, locators: list[Locator]) -> list[Result]:
+def locate_all(content: bytes, locators: list[AnyLocator]) -> list[Result]:
     """Apply several locators to one file's content, parsing it once."""
     try:
         docs = parse_documents(content)
@@ -285,6 +285,25 @@ def stage_files(sf: StageFile, tree: dict[str, str]) -> list[tuple[str, str | No
     return [(path, tree.get(path)) for path in reversed(sf.paths)]
 
 
+def cell_sources(
+    reader: BlobReader, tree: dict[str, str], cells: list[tuple[StageFile, list[tuple[str, str | None]]]]
+) -> list[Source]:
+    """Each cell's result, the file holding it and the locator that read it: from its layered
+    files, else (a kustomize overlay without its own entry) from its bases, all followed together."""
+    sources: list[Source] = [(*resolve(reader, sf.locator, files), sf.locator) for sf, files in cells]
+    overlays = [
+        (i, sf.locator, sf.path)
+        for i, (sf, _) in enumerate(cells)
+        if isinstance(sf.locator, KustomizeImageLocator) and missing(sources[i][0])
+    ]
+    if overlays:
+        follower = BaseFollower(reader, tree)
+        follower.load((locator, path) for _, locator, path in overlays)
+        for i, locator, path in overlays:
+            sources[i] = follower.follow(locator, path) or sources[i]
+    return sources
+
+
 def resolve(reader: BlobReader, locator: Locator, files: list[tuple[str, str | None]]) -> tuple[Result, str]:
     """The version in the first of `files` (the stage's own first) that sets it, and that file;
     a file that cannot be read stops the search (its error is the cell's). When none sets it,
@@ -293,32 +312,24 @@ def resolve(reader: BlobReader, locator: Locator, files: list[tuple[str, str | N
         if blob is None:
             return (None, None, "listed in the catalogue's path for this stage but not in the repository"), path
         result = reader.result(locator, blob)
-        if result[0] is not None or not _missing(result):
+        if not missing(result):
             return result, path
     (own, blob), others = files[0], [path for path, _ in files[1:]]
     version, line, problem = reader.result(locator, blob or "")
     return (version, line, f"{problem} (nor in {', '.join(others)})" if others else problem), own
 
 
-def _missing(result: Result) -> bool:
-    """Whether a result only says the version is not in that file (a later file may then inherit
-    it), rather than that the file cannot be read."""
-    problem = result[2] or ""
-    return not (problem.startswith(INVALID_YAML) or "GITOPS_PORTAL_MAX_FILE_BYTES" in problem)
-
-
-INVALID_YAML = "invalid YAML: "
-
-
-def inherited_version(sf: StageFile, tree: dict[str, str], contents: dict[str, bytes]) -> str | None:
-    """The version a stage gets from the files before its own (layered files), or None when
-    none sets it; `contents` holds the blobs of `tree`."""
-    for path in reversed(sf.layers):
-        if path in tree:
-            version = locate_all(contents[tree[path]], [sf.locator])[0][0]
-            if version is not None:
-                return version
-    return None
+def inherited_version(*, repo: GitRepository, commit: str, stage_file: StageFile, max_bytes: int | None) -> str | None:
+    """The version a stage file that does not set one gets from elsewhere at `commit` (earlier
+    layered files, a kustomize overlay's bases), read as the matrix reads it; None when none does."""
+    tree = repo.tree(commit)
+    if stage_file.path not in tree:
+        return None
+    reader = BlobReader(repo, {}, max_bytes)
+    files = stage_files(stage_file, tree)
+    reader.evaluate((stage_file.locator, blob) for _, blob in files if blob)
+    result, path, _ = cell_sources(reader, tree, [(stage_file, files)])[0]
+    return result[0] if path != stage_file.path else None
 
 
 def _cell(app: AppSpec, stage: str, path: str, result: Result, commit: Commit | None) -> Cell:

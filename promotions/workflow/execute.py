@@ -23,7 +23,7 @@ from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog, StageFile
 from promotions.errors import PermanentError, PortalError, TransientError
 from promotions.gitops.repository import GitRepository, Person, PushRejected
-from promotions.gitops.yaml.edit import Edit, EditError, version_set
+from promotions.gitops.yaml.edit import Edit, EditError, version_found, version_set
 from promotions.hosting.base import ScmProvider
 from promotions.matrix.snapshot import inherited_version, too_big
 from promotions.models import Pin, Promotion, PromotionItem
@@ -227,10 +227,13 @@ def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items:
             raise PermanentError(f"refused: {path}: {too_big(size, limit)}; nothing was committed")
     edits = []
     for item, stage_file in zip(items, files, strict=True):
+        content = contents[tree[item.path]]
+        inherited = None  # where the stage's own file does not set the version: what it inherits
+        if not version_found(content, stage_file.locator):
+            inherited = inherited_version(repo=git, commit=base, stage_file=stage_file, max_bytes=limit)
         try:
-            edits.append(version_set(contents[tree[item.path]], path=item.path, locator=stage_file.locator,
-                                     version=item.to_version, mode=entries[item.path][0],
-                                     inherited=inherited_version(stage_file, tree, contents)))  # fmt: skip
+            edits.append(version_set(content, path=item.path, locator=stage_file.locator, version=item.to_version,
+                                     mode=entries[item.path][0], inherited=inherited))  # fmt: skip
         except EditError as exc:
             raise PermanentError(f"refused: {exc}; nothing was committed") from None
     return edits

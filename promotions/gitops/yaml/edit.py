@@ -19,7 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promotions.errors import PermanentError
-from promotions.gitops.yaml.locators import LocateError, Locator, PathLocator
+from promotions.gitops.yaml.locators import KustomizeImageLocator, LocateError, Locator, PathLocator
 from promotions.gitops.yaml.nodes import YAMLReadError, line_of, parse_documents, parse_path
 
 STR_TAG = "tag:yaml.org,2002:str"
@@ -208,10 +208,20 @@ def _misses(text: str, locator: Locator) -> bool:
     return False
 
 
+def version_found(content: bytes, locator: Locator) -> bool:
+    """Whether the file sets the version itself (or cannot be read: then editing it says why)."""
+    try:
+        return not _misses(content.decode("utf-8").removeprefix(_BOM), locator)
+    except UnicodeDecodeError:
+        return True
+
+
 def version_add(text: str, *, path: str, locator: Locator, version: str) -> tuple[str, int]:
     """`text` with the key path of a `helm-values`/`yaml-path` locator added, set to `version`:
     mappings created as needed at the file's own indentation, nothing else touched. Returns the
     new text and the 1-based line of the version."""
+    if isinstance(locator, KustomizeImageLocator):
+        return _image_add(text, path=path, image=locator.image, version=version)
     if not isinstance(locator, PathLocator):
         raise EditError(f"{path}: the file does not set {locator.describe()}; add it by hand")
     steps = parse_path(locator.path)
@@ -267,3 +277,43 @@ def _indent_step(node: Node) -> int:
 
 def _scalar_text(value: str) -> str:
     return value if _plain_keeps_meaning(value, STR_TAG) else _double_quoted(value)
+
+
+def _image_add(text: str, *, path: str, image: str | None, version: str) -> tuple[str, int]:
+    """The overlay's own `images:` entry, as `kustomize edit set image <image>=<image>:<tag>`
+    adds it (the list created at the end when missing), indented like the file's other lists."""
+    if not image:
+        raise EditError(f"{path}: the file has no images entry to change; set version.image so one can be added")
+    docs = parse_documents(text)
+    root = docs[0] if docs else None
+    if not (isinstance(root, MappingNode) and not root.flow_style and root.value):
+        raise EditError(f"{path}: not a kustomization (a mapping of keys), so no images entry can be added")
+    field = "digest" if version.startswith("sha256:") else "newTag"
+    eol = "\r\n" if "\r\n" in text else "\n"
+    images = _own_key(root, "images")
+    if images is None:
+        dash = " " * _list_offset(text, root) + "- "
+        lines = ["images:", f"{dash}name: {_scalar_text(image)}", f"{' ' * len(dash)}{field}: {_scalar_text(version)}"]
+        at = _after(text, root)
+    elif isinstance(images, SequenceNode) and not images.flow_style and images.value:
+        first = images.value[0]
+        dash = text[text.rfind("\n", 0, first.start_mark.index) + 1 : first.start_mark.index]
+        if dash.strip() != "-":
+            raise EditError(f"{path}:{line_of(first)}: the images list is written in a way the portal cannot extend")
+        lines = [f"{dash}name: {_scalar_text(image)}", f"{' ' * len(dash)}{field}: {_scalar_text(version)}"]
+        at = _after(text, images)
+    else:
+        raise EditError(f"{path}:{line_of(images)}: images is not a block list, so an entry cannot be added to it")
+    lead = eol if at == len(text) and not text.endswith("\n") else ""
+    line = text.count("\n", 0, at) + len(lines) + (1 if lead else 0)
+    return text[:at] + lead + eol.join(lines) + eol + text[at:], line
+
+
+def _list_offset(text: str, root: MappingNode) -> int:
+    """How far the file indents a list's dashes from its key (`resources:` then `- a` or `  - a`)."""
+    for key, value in root.value:
+        if isinstance(value, SequenceNode) and not value.flow_style and value.value:
+            item = value.value[0].start_mark
+            dash = text.rfind("-", 0, item.index)
+            return max(0, dash - text.rfind("\n", 0, dash) - 1 - key.start_mark.column)
+    return 0

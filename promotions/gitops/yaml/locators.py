@@ -155,6 +155,63 @@ class KustomizeImageLocator:
         return scalar(get(entry, "name")) or "?"
 
 
+KUSTOMIZE_REFERENCES = ("resources", "bases", "components")
+
+
+@dataclass(frozen=True)
+class KustomizeReferencesLocator:
+    """What a kustomization builds on: its `resources`, `bases` and `components` entries, as
+    "entry<TAB>line" lines in the found version (so results cache like any other locator's)."""
+
+    @property
+    def key(self) -> str:
+        return "kustomize-references"
+
+    def describe(self) -> str:
+        return "resources, bases and components"
+
+    def locate(self, docs: list[Node]) -> Found:
+        entries = [
+            f"{value}\t{line_of(item)}"
+            for doc in docs[:1]
+            for name in KUSTOMIZE_REFERENCES
+            if isinstance(listed := get(doc, name), SequenceNode)
+            for item in listed.value
+            if (value := scalar(item))
+        ]
+        if not entries:
+            raise LocateError("the kustomization lists no resources, bases or components")
+        return Found("\n".join(entries), line_of(docs[0]))
+
+
+def references(found: str) -> list[tuple[str, int]]:
+    """The (entry, line) pairs a `KustomizeReferencesLocator` found."""
+    return [(entry, int(line)) for entry, _, line in (item.rpartition("\t") for item in found.split("\n"))]
+
+
+@dataclass(frozen=True)
+class WorkloadImageLocator:
+    """The tag of `image` wherever a workload's container runs it (a kustomize base's manifest)."""
+
+    image: str
+
+    @property
+    def key(self) -> str:
+        return f"workload-image|{self.image}"
+
+    def describe(self) -> str:
+        return f"a container with image {self.image}"
+
+    def locate(self, docs: list[Node]) -> Found:
+        locator = ImageLocator(container="")
+        for doc in docs:
+            for container in ImageLocator._containers(doc):
+                value = scalar(get(container, "image"))
+                if value and parse_image(value).repository == self.image:
+                    return locator._image(get(container, "image"))
+        raise LocateError(f"no container with image {self.image}")
+
+
 @dataclass(frozen=True)
 class PathLocator:
     """A value at a path (`helm-values` key or generic `yaml-path`), first document that has it."""
