@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from promotions.errors import PortalError, TransientError
 from promotions.workflow.permissions import Denied
+from promotions.workflow.store import NotReadYet
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ def error_response(status_code: int, message: str, details: Any = None, code: st
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Denied):
         return error_response(status.HTTP_403_FORBIDDEN, str(exc))
+    if isinstance(exc, NotReadYet):  # a fresh server: a worker is reading Git
+        response = error_response(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), code="not_read_yet")
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, TransientError):
         return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
     if isinstance(exc, PortalError):

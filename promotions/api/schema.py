@@ -21,7 +21,9 @@ WHEN = {
     401: "`unauthenticated`: no valid token (`Authorization: Bearer gp_…`) or session",
     403: "`forbidden`: your role, a freeze, or a session request without its CSRF token",
     404: "`not_found`: no such promotion, application, token or page",
-    503: "`unavailable`: the database, Git or GitHub cannot be reached; try again",
+    503: "`unavailable`: the database, Git or GitHub cannot be reached; try again. `not_read_yet`: a fresh "
+         "server has not read a repository from Git yet (a worker is reading it); try again after `Retry-After` "
+         "seconds",
 }  # fmt: skip
 
 

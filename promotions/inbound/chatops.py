@@ -22,9 +22,11 @@ from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
 from promotions.models import Profile, Promotion, StageVersion
 from promotions.reviews.approvals import approval_submit, promotion_reject
+from promotions.workflow import store
 from promotions.workflow.permissions import who
 from promotions.workflow.request import promotion_request
 from promotions.workflow.rollback import promotion_rollback
+from promotions.workflow.store import NotReadYet, store_wait
 
 HELP = (
     "*GitOps Portal* commands:\n"
@@ -59,17 +61,29 @@ def slash_command(form: Mapping[str, str], *, system: str = "slack") -> dict[str
 
 def _run(name: str, args: dict[str, str], form: Mapping[str, str], catalog: Catalog, system: str) -> dict[str, Any]:
     if name == "status":
-        return _reply(_status(catalog, args.get("app")))
+        return _not_read_yet(catalog) or _reply(_status(catalog, args.get("app")))
     user_id = form.get("user_id", "")
     user = chat_user(system, user_id)
     if user is None or not user.is_active:
         return _reply(_unknown(system, user_id, form.get("user_name", ""), user))
+    if name in ("promote", "rollback") and (waiting := _not_read_yet(catalog)):
+        return waiting
     try:
         with audit_context(source="chatops"):
             promotion, summary = ACTIONS[name](args, user, catalog)
     except PortalError as exc:
         return _reply(f"Refused: {exc}")
     return _reply(f"{summary} {_link(promotion)}", public=True)
+
+
+def _not_read_yet(catalog: Catalog) -> dict[str, Any] | None:
+    """On a fresh server, a worker's first read of Git, waited for briefly (chat wants an answer
+    within 3 s); the reply saying when to ask again if it takes longer."""
+    try:
+        store_wait(catalog=catalog, wait=store.CHAT_WAIT)
+    except NotReadYet as exc:
+        return _reply(f"I have not read Git yet: {exc}.")
+    return None
 
 
 def chat_user(system: str, user_id: str) -> User | None:

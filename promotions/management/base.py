@@ -20,6 +20,7 @@ from promotions.errors import PortalError
 from promotions.models import Promotion
 from promotions.workflow.permissions import Who, who
 from promotions.workflow.queries import promotion_document
+from promotions.workflow.store import store_read
 
 
 class PromotionCommand(BaseCommand):
@@ -40,7 +41,10 @@ class PromotionCommand(BaseCommand):
         raise NotImplementedError
 
     def catalog(self, options: dict[str, Any]) -> Catalog:
-        return catalog_load(options.get("config") or settings.GITOPS_PORTAL_CONFIG)
+        """The catalogue, once every repository in it was read from Git (read now on a fresh server)."""
+        catalog = catalog_load(options.get("config") or settings.GITOPS_PORTAL_CONFIG)
+        store_read(catalog=catalog)
+        return catalog
 
     def user(self, username: str | None) -> User | None:
         if not username:

@@ -4,6 +4,7 @@ never inside a web request)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,15 +40,18 @@ def matrix_refresh_request() -> str:
     return f"could not start reading Git: {problem}; the periodic refresh will catch up" if problem else ""
 
 
-def matrix_refresh(*, catalog: Catalog, data_dir: Path | None = None) -> RefreshReport:
-    """Fetch every repository and store its cells when the commit or the catalogue changed.
+def matrix_refresh(
+    *, catalog: Catalog, data_dir: Path | None = None, repositories: Collection[str] | None = None
+) -> RefreshReport:
+    """Fetch every repository (or only the named `repositories`) and store its cells when the commit
+    or the catalogue changed.
 
     A repository that cannot be fetched keeps its last good cells, with the reason
     recorded on its state (pages show both).
     """
     changed, errors = [], {}
     now = timezone.now()
-    for read in matrix_read_git(catalog=catalog, data_dir=data_dir):
+    for read in matrix_read_git(catalog=catalog, data_dir=data_dir, repositories=repositories):
         repo = catalog.repository(read.name)
         if read.snapshot is None:
             errors[read.name] = read.error or "unknown error"
@@ -135,11 +139,15 @@ class RepositoryRead:
     error: str | None  # why it could not be fetched or read
 
 
-def matrix_read_git(*, catalog: Catalog, data_dir: Path | None = None) -> list[RepositoryRead]:
+def matrix_read_git(
+    *, catalog: Catalog, data_dir: Path | None = None, repositories: Collection[str] | None = None
+) -> list[RepositoryRead]:
     """Fetch every repository and read its cells at the fetched commit (cached by sha)."""
     data_dir = data_dir or settings.DATA_DIR
     reads = []
     for repo_config in catalog.repositories:
+        if repositories is not None and repo_config.name not in repositories:
+            continue
         repo = git_repository(repo_config, data_dir=data_dir)
         try:
             commit = repo.sync()

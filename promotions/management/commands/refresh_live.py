@@ -1,4 +1,9 @@
-"""`manage.py refresh_live [--json]`: read every stage's cluster now and print what runs."""
+"""`manage.py refresh_live [--json]`: read every stage's cluster now and print what runs.
+
+The applications to look for come from the stored matrix: on a fresh server, where Git has never
+been read, it reads Git first (waiting for another process that is reading it). Exit 2 when the
+catalogue is broken or a repository cannot be read.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from django.core.management.base import BaseCommand
 from promotions.catalogue.loader import catalog_load
 from promotions.errors import ConfigError
 from promotions.workflow.rollout import live_refresh
+from promotions.workflow.store import NotReadYet, store_read
 
 
 class Command(BaseCommand):
@@ -29,6 +35,11 @@ class Command(BaseCommand):
             raise SystemExit(2) from None
         for warning in catalog.warnings:
             self.stderr.write(f"warning: {warning}")
+        try:
+            store_read(catalog=catalog)
+        except NotReadYet as exc:
+            self.stderr.write(f"error: {exc}")
+            raise SystemExit(2) from None
         report = live_refresh(catalog=catalog)
         if options["json"]:
             stages = [
