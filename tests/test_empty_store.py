@@ -26,6 +26,7 @@ from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from tests.builders import BOB, PIPELINE, at, bind_clusters, kustomization
 from tests.test_hooks import SLACK, command
+from tests.test_workers import broker, redis_server, workers  # noqa: F401 - fixtures
 
 NOT_READ = "repository platform: not read yet, retry in 10 s (a worker is reading it from Git now)"
 
@@ -264,3 +265,22 @@ def test_chat_promote_says_git_is_not_read_yet(fresh, client, alice, quick):
     answer = command(client, "promote web to staging", user_id="U42").json()
     assert answer["text"] == f"I have not read Git yet: {NOT_READ}."
     assert not Promotion.objects.exists()
+
+
+# -- a real worker ------------------------------------------------------------------------------
+
+
+@pytest.mark.workers
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_reads_git_while_the_api_request_waits(fresh, alice, workers):  # noqa: F811
+    workers()
+    started = time.monotonic()
+    response = api(alice).get("/api/v1/matrix")
+    assert response.status_code == 200, response.content
+    assert time.monotonic() - started < store.WEB_WAIT + 1
+    web = next(a for a in response.json()["applications"] if a["name"] == "web")
+    assert {stage: cell["version"] for stage, cell in web["stages"].items()} == {
+        "dev": "1.1.0",
+        "staging": "1.0.0",
+        "production": "1.0.0",
+    }
