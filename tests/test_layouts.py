@@ -503,6 +503,18 @@ def test_promoting_into_an_inheriting_overlay_adds_its_own_images_entry(overlays
     assert (staging["version"], staging["path"], staging["line"]) == ("1.3.0", "env/staging/kustomization.yaml", 11)
 
 
+def test_a_rerun_after_the_push_into_an_overlay_finds_its_commit(overlays, repo, alice):
+    promotion = promote(overlays, "test", "staging", app="guestbook", user=alice)
+    head = repo.head()
+    # The worker died after pushing, before recording it: the item still names the base file
+    # the request read the version from.
+    promotion.items.update(path="base/kustomization.yaml")
+    Promotion.objects.filter(pk=promotion.pk).update(state=State.PREPARING, commit="", claimed_at="2000-01-01T00:00Z")
+    promotion_execute(promotion_id=promotion.pk)
+    promotion.refresh_from_db()
+    assert (promotion.state, promotion.commit, repo.head()) == (State.COMMITTED, head, head)
+
+
 def test_the_next_promotion_edits_the_overlays_entry_in_place(overlays, repo, alice):
     promote(overlays, "test", "staging", app="guestbook", user=alice)
     repo.commit({"env/test/kustomization.yaml": overlay("1.4.0")}, "guestbook 1.4.0 to test")
