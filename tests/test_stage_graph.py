@@ -220,6 +220,10 @@ def test_it_orders_other_versions_by_when_they_first_appeared():
     assert version_compare("1.2.0", "git-5d6e7f8", seen) == 1  # one side is not semver: by date
     assert version_compare("git-5d6e7f8", "never-seen", seen) is None
     assert version_compare("1.0.0+build.1", "1.0.0+build.2", {}) is None  # equal precedence, not the same
+    rolled_back = {("git-1a2b3c4", "git-5d6e7f8")}  # a rollback from 5d6e7f8 to 1a2b3c4 landed
+    assert (
+        version_compare("git-1a2b3c4", "git-5d6e7f8", {"git-1a2b3c4": at(9), "git-5d6e7f8": at(2)}, rolled_back) == -1
+    )
 
 
 def test_a_fan_out_pipeline_relates_each_cell_to_its_own_upstream(fanout, repo):
@@ -246,6 +250,23 @@ def test_a_fan_out_pipeline_relates_each_cell_to_its_own_upstream(fanout, repo):
         "prod-eu": ("ahead", ["staging"]),
         "prod-us": ("ahead", ["staging"]),
     }
+
+
+def test_a_rollback_teaches_the_order_of_sha_tags_that_dates_would_get_wrong(fanout, alice):
+    """Once every stage runs git-5d6e7f8, rolling staging back to git-1a2b3c4 commits that old tag
+    today: by date alone it would look newest. The landed rollback says it is older."""
+    for source, target in (("dev", "staging"), ("staging", "prod-eu"), ("staging", "prod-us")):
+        assert run(request(fanout, ["search"], source, target)).state == State.COMMITTED
+    rollback = run(promotion_rollback(catalog=catalog_load(fanout), application="search", stage="staging"))
+    assert (rollback.state, rollback.items.get().to_version) == (State.COMMITTED, "git-1a2b3c4")
+    assert relations(fanout, "search") == {
+        "dev": (None, []),
+        "staging": ("behind", ["dev"]),
+        "prod-eu": ("ahead", ["staging"]),
+        "prod-us": ("ahead", ["staging"]),
+    }
+    with pytest.raises(PromotionError, match=r"^downgrade: search git-5d6e7f8 → git-1a2b3c4 would install an older"):
+        request(fanout, ["search"], "staging", "prod-eu", requested_by=alice)
 
 
 def test_matrix_json_carries_the_relation_and_the_upstream(rolled_back):

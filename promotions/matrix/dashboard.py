@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
-from promotions.matrix.relation import Relation, Side, relations
+from promotions.matrix.relation import Relation, Side, relations, rollbacks_known
 from promotions.models import LiveState, RepositoryState, StageVersion
 
 
@@ -86,7 +86,11 @@ def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = Fals
     if query.strip():
         cells = cells.filter(application__icontains=query.strip())
     live = {(s.application, s.stage): s for s in LiveState.objects.filter(stage__in=stages)}
-    rows = [_row(catalog, app, list(group), now, live) for app, group in groupby(cells, key=lambda c: c.application)]
+    older = rollbacks_known()
+    rows = [
+        _row(catalog, app, list(group), now, live, older.get(app, frozenset()))
+        for app, group in groupby(cells, key=lambda c: c.application)
+    ]
     columns = [_column(catalog, rows, i) for i in range(len(stages))]
     total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
     warnings = [*catalog.warnings, *_discovered_warnings(catalog, None if query.strip() else rows)]
@@ -121,6 +125,7 @@ def _row(
     cells: list[StageVersion],
     now: datetime,
     live: dict[tuple[str, str], LiveState],
+    older: frozenset[tuple[str, str]],
 ) -> DashboardRow:
     by_stage = {cell.stage: cell for cell in cells}
     sides = {
@@ -128,7 +133,7 @@ def _row(
         else Side(None, present=False)
         for stage in catalog.stage_names
     }  # fmt: skip
-    related = relations(catalog, sides)
+    related = relations(catalog, sides, older)
     out = [
         _cell(stage, by_stage.get(stage), related[stage], now, live.get((application, stage)))
         for stage in catalog.stage_names

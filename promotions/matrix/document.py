@@ -3,7 +3,7 @@ cell per stage, with what the stage's cluster runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +12,7 @@ from django.utils import timezone
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
 from promotions.matrix.refresh import RepositoryRead
-from promotions.matrix.relation import Side, relations, when
+from promotions.matrix.relation import Side, relations, rollbacks_known, when
 from promotions.matrix.snapshot import Cell
 from promotions.models import LiveState, RepositoryState, StageVersion
 
@@ -26,9 +26,14 @@ CellRow = tuple[str, str, str, dict[str, Any]]  # application, repository, stage
 
 
 def matrix_document(
-    *, catalog: Catalog, reads: list[RepositoryRead], live: dict[tuple[str, str], dict[str, Any]] | None = None
+    *,
+    catalog: Catalog,
+    reads: list[RepositoryRead],
+    live: dict[tuple[str, str], dict[str, Any]] | None = None,
+    older: Mapping[str, frozenset[tuple[str, str]]] | None = None,
 ) -> dict[str, Any]:
-    """The document read straight from Git (`matrix --json`); each cell's `live` from `live`."""
+    """The document read straight from Git (`matrix --json`); each cell's `live` from `live`. It
+    needs no database: the rollbacks' lessons (`rollbacks_known`) only if the caller gives them."""
     repositories = [
         {"name": r.name, "commit": r.snapshot.commit if r.snapshot else None, "error": r.error} for r in reads
     ]
@@ -37,7 +42,7 @@ def matrix_document(
         for read in reads
         for cell in (read.snapshot.cells if read.snapshot else [])
     )
-    return _document(catalog=catalog, repositories=repositories, cells=cells, live=live or {})
+    return _document(catalog=catalog, repositories=repositories, cells=cells, live=live or {}, older=older or {})
 
 
 def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, Any]:
@@ -51,7 +56,8 @@ def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, An
         for s in RepositoryState.objects.filter(name__in=[r.name for r in catalog.repositories])
     ]
     cells = ((row.application, row.repository, row.stage, _stored_fields(row)) for row in rows)
-    return _document(catalog=catalog, repositories=repositories, cells=cells, live=live)
+    older = rollbacks_known()  # landed rollbacks are few: all of them, in one query
+    return _document(catalog=catalog, repositories=repositories, cells=cells, live=live, older=older)
 
 
 def _document(
@@ -60,6 +66,7 @@ def _document(
     repositories: list[dict[str, Any]],
     cells: Iterable[CellRow],
     live: dict[tuple[str, str], dict[str, Any]],
+    older: Mapping[str, frozenset[tuple[str, str]]],
 ) -> dict[str, Any]:
     """The one builder of the matrix document, whatever the cells were read from. Each cell's
     `live` is what its stage's cluster runs (null when the stage has no cluster)."""
@@ -72,7 +79,7 @@ def _document(
         observable = stage in clustered and fields["path"] is not None
         app["stages"][stage] = fields | {"live": live_document(live.get((application, stage)), observable)}
     for app in applications.values():
-        _relate(catalog, app["stages"])
+        _relate(catalog, app["stages"], older.get(app["name"], frozenset()))
     return {
         "repositories": repositories,
         "stages": catalog.stage_names,
@@ -80,14 +87,14 @@ def _document(
     }
 
 
-def _relate(catalog: Catalog, cells: dict[str, dict[str, Any]]) -> None:
+def _relate(catalog: Catalog, cells: dict[str, dict[str, Any]], older: frozenset[tuple[str, str]]) -> None:
     """Each cell's `relation` to its `upstream` stage(s) (the ones it was compared with; none for
     a first stage or where the application has no file: `relation` null)."""
     sides = {
         stage: Side(f["version"], f["error"] is not None, f["path"] is not None, when(f["date"]))
         for stage, f in cells.items()
     }
-    for stage, related in relations(catalog, sides).items():
+    for stage, related in relations(catalog, sides, older).items():
         cells[stage] |= {"relation": related.relation, "upstream": list(related.upstream)}
 
 

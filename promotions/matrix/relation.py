@@ -3,19 +3,22 @@ upstream has a newer version), `ahead` (this stage is newer, e.g. after a rollba
 `diverged` (the upstreams disagree) or `unknown` (cannot order them, or a side has no version).
 
 Versions are ordered by semver when both parse (a `v` prefix allowed; pre-releases by semver's
-rules), else by when each first appeared in the application's cells (the dates of the commits
-that set them, stored with the cells): cheap, no Git read. Pure functions: the dashboard, the
-matrix document and the promotion request all order versions through `version_compare`.
+rules), else by what landed rollbacks teach (the version rolled back to is older than the one it
+replaced: a rollback's commit date would call it new), else by when each first appeared in the
+application's cells (the dates of the commits that set them, stored with the cells): cheap, no
+Git read, one query for the rollbacks. The dashboard, the matrix document and the promotion
+request all order versions through `version_compare`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from promotions.catalogue.lookups import Catalog
+from promotions.models import Promotion, PromotionItem
 
 RELATIONS = ("same", "behind", "ahead", "diverged", "unknown")
 
@@ -38,13 +41,19 @@ def semver_key(version: str) -> SemverKey | None:
     return int(major), int(minor), int(patch), 0 if pre else 1, ids
 
 
-def version_compare(a: str, b: str, first_seen: Mapping[str, datetime | None]) -> int | None:
-    """1 if `a` is newer than `b`, -1 if older, 0 if the same; None when they cannot be ordered."""
+def version_compare(
+    a: str, b: str, first_seen: Mapping[str, datetime | None], older: Collection[tuple[str, str]] = ()
+) -> int | None:
+    """1 if `a` is newer than `b`, -1 if older, 0 if the same; None when they cannot be ordered.
+    `older`: (older, newer) pairs known from rollbacks."""
     if a == b:
         return 0
     key_a, key_b = semver_key(a), semver_key(b)
     if key_a is not None and key_b is not None:
         return None if key_a == key_b else (1 if key_a > key_b else -1)  # 1.0.0+a vs 1.0.0+b: unordered
+    known = ((a, b) in older, (b, a) in older)
+    if any(known):
+        return None if all(known) else (-1 if known[0] else 1)  # rolled back both ways: no telling
     seen_a, seen_b = first_seen.get(a), first_seen.get(b)
     if seen_a is None or seen_b is None or seen_a == seen_b:
         return None
@@ -85,15 +94,38 @@ def first_seen(sides: Mapping[str, Side]) -> dict[str, datetime]:
     return seen
 
 
-def relations(catalog: Catalog, sides: Mapping[str, Side]) -> dict[str, Relation]:
-    """Each stage's relation for one application whose cells are `sides` (by stage)."""
+def rollbacks_known(*, applications: Iterable[str] | None = None) -> dict[str, frozenset[tuple[str, str]]]:
+    """What landed rollbacks teach, by application: (older, newer) pairs, the version rolled back
+    to being older than the one it replaced. One query, whatever the number of applications."""
+    landed = (*Promotion.ROLLOUT_STATES, Promotion.State.VERIFIED)
+    rows = PromotionItem.objects.filter(promotion__kind=Promotion.Kind.ROLLBACK, promotion__state__in=landed)
+    if applications is not None:
+        rows = rows.filter(application__in=list(applications))
+    found: dict[str, set[tuple[str, str]]] = {}
+    for application, older, newer in rows.exclude(from_version="").values_list(
+        "application", "to_version", "from_version"
+    ):
+        found.setdefault(application, set()).add((older, newer))
+    return {application: frozenset(pairs) for application, pairs in found.items()}
+
+
+def relations(
+    catalog: Catalog, sides: Mapping[str, Side], older: Collection[tuple[str, str]] = ()
+) -> dict[str, Relation]:
+    """Each stage's relation for one application whose cells are `sides` (by stage); `older`:
+    what its rollbacks teach (`rollbacks_known`)."""
     present = frozenset(stage for stage, side in sides.items() if side.present)
     seen = first_seen(sides)
-    return {stage: _relation(catalog, stage, sides, present, seen) for stage in sides}
+    return {stage: _relation(catalog, stage, sides, present, seen, older) for stage in sides}
 
 
 def _relation(
-    catalog: Catalog, stage: str, sides: Mapping[str, Side], present: frozenset[str], seen: dict[str, datetime]
+    catalog: Catalog,
+    stage: str,
+    sides: Mapping[str, Side],
+    present: frozenset[str],
+    seen: dict[str, datetime],
+    older: Collection[tuple[str, str]],
 ) -> Relation:
     side = sides[stage]
     upstreams = tuple(catalog.nearest_upstreams(stage, present)) if side.present else ()
@@ -105,7 +137,7 @@ def _relation(
     versions = list(dict.fromkeys(s.version for s in theirs if s.version))
     if len(versions) > 1:
         return Relation("diverged", upstreams)
-    order = version_compare(versions[0], side.version, seen)
+    order = version_compare(versions[0], side.version, seen, older)
     relation = {0: "same", 1: "behind", -1: "ahead", None: "unknown"}[order]
     return Relation(relation, upstreams, upstreams[0] if relation == "behind" else "", versions[0])
 
