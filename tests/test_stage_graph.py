@@ -9,6 +9,8 @@ staging fanning out to prod-eu and prod-us. checkout is tagged `v<semver>`, sear
 import io
 import json
 import textwrap
+import time
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
@@ -279,6 +281,16 @@ def test_matrix_json_carries_the_relation_and_the_upstream(rolled_back):
     assert document == stored_matrix_document(catalog=catalog_load(rolled_back))  # the API's, the same
 
 
+def test_the_matrix_table_marks_each_cell_against_its_own_upstream(rolled_back):
+    out = io.StringIO()
+    call_command("matrix", "--config", str(rolled_back), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["APPLICATION", "DEV", "STAGING", "PROD-EU", "PROD-US"]
+    assert lines[1].split() == ["checkout", "v1.5.0", "v1.4.2*", "v1.5.0^", "v1.5.0^"]
+    assert lines[2].split() == ["search", "git-5d6e7f8", "git-1a2b3c4*", "git-1a2b3c4", "git-1a2b3c4"]
+    assert lines[4].endswith("· * behind its upstream, ^ ahead, ~ diverged")
+
+
 def test_a_stage_whose_upstreams_disagree_is_diverged(repo, write_catalog, db):
     """Two parallel test stages (integration, performance) feed release."""
     path = write_catalog(
@@ -423,6 +435,23 @@ def test_rollbacks_and_releases_have_no_source_to_check(fanout, alice):
     # A rollback is a downgrade by nature: marked, never refused, not audited as one.
     assert rollback.metadata["downgrade"] == [{"application": "checkout", "from": "v1.5.0", "to": "v1.4.2"}]
     assert not AuditEvent.objects.filter(action="promotion.downgrade").exists()
+
+
+def test_chat_promotes_from_the_stages_upstream_not_its_neighbour_in_the_list(fanout, client, settings, alice):
+    from promotions.inbound.signatures import slack_signature
+    from promotions.models import Profile
+
+    settings.SLACK_SIGNING_SECRET = "slack-test-signing-secret"
+    Profile.objects.create(user=alice, chat_user_id="U42")
+    body = urlencode({"command": "/portal", "text": "promote checkout to prod-us", "user_id": "U42",
+                      "user_name": "al", "team_id": "T1"}).encode()  # fmt: skip
+    stamp = str(int(time.time()))
+    signature = slack_signature("slack-test-signing-secret", stamp, body)
+    answer = client.post("/chatops/slack/", body, content_type="application/x-www-form-urlencoded",
+                         headers={"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})  # fmt: skip
+    promotion = Promotion.objects.get()
+    assert answer.json()["text"].startswith("alice requested: Promote checkout v1.5.0 to prod-us.")
+    assert promotion.from_stage == "staging"  # its upstream, not prod-eu (listed just before it)
 
 
 # -- downgrades --------------------------------------------------------------------------------

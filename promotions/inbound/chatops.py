@@ -1,7 +1,7 @@
 """Slash commands from chat (Slack, Mattermost): the same services, rules and audit as the UI.
 
 status [APP]                      what runs where
-promote APP to STAGE [VERSION]    from the stage before STAGE
+promote APP to STAGE [VERSION]    from STAGE's upstream
 approve ID | reject ID REASON     review a promotion
 rollback APP in STAGE             back to the version before
 help
@@ -31,7 +31,7 @@ from promotions.workflow.store import NotReadYet, store_wait
 HELP = (
     "*GitOps Portal* commands:\n"
     "• `status [APP]`: what runs where\n"
-    "• `promote APP to STAGE [VERSION]`: from the stage before STAGE\n"
+    "• `promote APP to STAGE [VERSION]`: from STAGE's upstream (the stage before it)\n"
     "• `approve ID` · `reject ID REASON`\n"
     "• `rollback APP in STAGE`: back to the version before\n"
     "• `help`"
@@ -117,11 +117,11 @@ def _promote(args: dict[str, str], user: User, catalog: Catalog) -> tuple[Promot
     present = set(
         StageVersion.objects.filter(application=args["app"], path__isnull=False).values_list("stage", flat=True)
     )
-    earlier = [s for s in stages[: stages.index(stage)] if s in present] if stage in stages else []
+    upstreams = catalog.nearest_upstreams(stage, present) if stage in stages else []  # along the stage graph
     promotion = promotion_request(
         catalog=catalog,
         applications=[args["app"]],
-        from_stage=earlier[-1] if earlier else "",
+        from_stage=upstreams[0] if upstreams else "",
         to_stage=stage,
         version=args.get("version"),
         requested_by=user,

@@ -78,13 +78,17 @@ def has_error_cells(document: dict[str, Any]) -> bool:
     return any(cell.get("error") for app in document["applications"] for cell in app["stages"].values())
 
 
+MARKS = {"behind": "*", "ahead": "^", "diverged": "~"}
+
+
 def render_table(document: dict[str, Any]) -> str:
-    """A plain-text table; `*` marks a version that differs from the stage before it."""
+    """A plain-text table; `*` marks a version an upstream stage has a newer one of, `^` one newer
+    than its upstream's, `~` one whose upstreams disagree."""
     stages = document["stages"]
     rows = [["APPLICATION", *(s.upper() for s in stages)]]
     problems = []
     for app in document["applications"]:
-        row, upstream = [app["name"]], None
+        row = [app["name"]]
         for stage in stages:
             cell = app["stages"].get(stage) or {}
             version = cell.get("version")
@@ -94,15 +98,14 @@ def render_table(document: dict[str, Any]) -> str:
             elif version is None:
                 row.append("-")
             else:
-                row.append(version + ("*" if upstream and version != upstream else ""))
-                upstream = version
+                row.append(version + MARKS.get(cell.get("relation"), ""))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(value.ljust(width) for value, width in zip(r, widths, strict=True)).rstrip() for r in rows]
     commits = ", ".join(f"{r['name']}@{(r['commit'] or '?')[:10]}" for r in document["repositories"])
     lines += [
         "",
-        f"{len(document['applications'])} applications · {commits} · * differs from the stage before",
+        f"{len(document['applications'])} applications · {commits} · * behind its upstream, ^ ahead, ~ diverged",
     ]
     if problems:
         lines += ["", "Errors:", *problems]
