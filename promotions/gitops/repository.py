@@ -1,78 +1,32 @@
-"""Git: the only module that runs git.
+"""Git: a remote branch mirrored into a bare clone, read and written with git's plumbing.
 
 One persistent bare clone per repository under the data dir, updated with `fetch`
 (never a clone per request). Files are read at a commit straight from the object
 database (`ls-tree`, `cat-file --batch`): no work tree is checked out for reading.
-The read path uses git's plumbing directly (one process per bulk operation), which
-keeps a command-line start free of heavier Git bindings.
+Every git command runs through `promotions.gitops.runner` (one process per bulk
+operation, one time limit, one error mapping; see docs/adr/0001).
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from promotions.errors import PermanentError, TransientError
 from promotions.gitops.filelock import file_lock
+from promotions.gitops.runner import GitFailure as GitFailure  # re-exported: callers classify failures from here
+from promotions.gitops.runner import GitResult, GitStream, git_error, git_run, git_stream, push_statuses
+from promotions.gitops.runner import git_failure as git_failure
 from promotions.text import redact
 
 NULL_SHA = "0" * 40
-# Why a fetch or push failed, by what git printed (any line, lower-cased): the first class
-# that matches decides. Transient classes are retried with backoff; the others need a person.
-_FAILURE_CLASSES: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
-    ("cannot reach the server", True, (
-        "could not resolve host", "name or service not known", "temporary failure in name resolution",
-        "failed to connect", "couldn't connect", "connection refused", "connection timed out", "timed out",
-        "no route to host", "network is unreachable", "host is unreachable", "connection reset",
-        "connection closed by", "the remote end hung up", "early eof",
-    )),
-    ("the server failed", True, ("returned error: 5", "http 5", "rpc failed", "rate limit", "temporarily unavailable")),
-    ("repository not found", True, (
-        "does not appear to be a git repository", "repository not found", "returned error: 404",
-    )),
-    ("authentication refused", False, (
-        "permission denied", "authentication failed", "returned error: 401", "returned error: 403",
-        "could not read username", "could not read password", "terminal prompts disabled",
-        "host key verification failed", "invalid username or password",
-    )),
-    ("push rejected", False, ("[remote rejected]", "hook declined", "protected branch")),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class GitFailure:
-    """What went wrong talking to a remote: a class for people, whether retrying may help, git's own words."""
-
-    cause: str
-    transient: bool
-    detail: str
-
-
-def git_failure(output: str) -> GitFailure:
-    """Classify git's output of a failed fetch or push (see `_FAILURE_CLASSES`)."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    lowered = [ln.lower() for ln in lines]
-    for cause, transient, hints in _FAILURE_CLASSES:
-        for line, low in zip(lines, lowered, strict=True):
-            if any(hint in low for hint in hints):
-                return GitFailure(cause, transient, redact(_strip_prefix(line)))
-    detail = next((ln for ln in reversed(lines) if ln.lower().startswith(("fatal", "error"))), "")
-    return GitFailure("git failed", False, redact(_strip_prefix(detail or (lines[-1] if lines else "no output"))))
-
-
-def _strip_prefix(line: str) -> str:
-    for prefix in ("fatal: ", "error: ", "remote: "):
-        line = line.removeprefix(prefix)
-    return line
 
 
 @dataclass(frozen=True)
@@ -134,9 +88,7 @@ class GitRepository:
     def sync(self) -> str:
         """Fetch the branch (cloning the first time) and return its head commit sha."""
         with self._lock():
-            if not (self.path / "HEAD").exists():
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._plumbing("init", "--quiet", "--bare")
+            self._init()
             self._fetch()
         head = self.head()
         if head is None:  # pragma: no cover - fetch succeeded, so the ref exists
@@ -153,14 +105,19 @@ class GitRepository:
         with file_lock(Path(str(self.path) + ".lock"), self.timeout, busy):
             yield
 
+    def _init(self) -> None:
+        if not (self.path / "HEAD").exists():
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", "--bare")
+
     def _fetch(self, branch: str | None = None) -> None:
         # Fetch by URL (no remote in the clone's config): a changed URL just works, and
         # nothing about the remote is stored.
         branch = branch or self.branch
         refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
-        proc = self._network("fetch", "--quiet", "--no-tags", "--", self.url, refspec)
-        if proc.returncode != 0:
-            raise self._fetch_error(proc.stderr.decode("utf-8", "replace"), branch)
+        result = self._remote("fetch", "--quiet", "--no-tags", "--", self.url, refspec)
+        if result.status != 0:
+            raise self._fetch_error(result, branch)
 
     def fetch_branch(self, branch: str) -> str | None:
         """Fetch another branch (a promotion's own); None when the remote has no such branch."""
@@ -171,49 +128,54 @@ class GitRepository:
             if "does not exist" in str(exc):
                 return None
             raise
-        out = self._plumbing("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", check=False)
-        return out.decode().strip() or None
+        return self._rev_parse(f"refs/remotes/origin/{branch}")
 
     def push(self, commit: str, branch: str, *, force: bool = False) -> None:
         """Push `commit` to `branch`; PushRejected when the branch moved on in the meantime."""
-        refspec = f"{'+' if force else ''}{commit}:refs/heads/{branch}"
-        proc = self._network("push", "--quiet", "--porcelain", "--", self.url, refspec)
-        if proc.returncode == 0:
+        self._push(f"{'+' if force else ''}{commit}:refs/heads/{branch}", branch)
+
+    def delete_branch(self, branch: str) -> bool:
+        """Delete `branch` on the remote; False when it was already gone (a server may say so
+        with an error or with a warning). A refusal is a PermanentError in the server's words."""
+        result = self._remote("push", "--porcelain", "--", self.url, f":refs/heads/{branch}")
+        gone = "remote ref does not exist" in result.stderr or "deleting a non-existent ref" in result.stderr
+        if result.status != 0 and not gone:
+            raise git_error(["push"], result, label=self._label, remote=self.url)
+        return not gone
+
+    def _push(self, refspec: str, name: str, *, moved: tuple[str, ...] = ()) -> None:
+        """Push one refspec. `[rejected]` (non-fast-forward, fetch first, stale info) means the
+        remote moved on, and so do the server's refusals whose reason starts with `moved`."""
+        result = self._remote("push", "--quiet", "--porcelain", "--", self.url, refspec)
+        if result.status == 0:
             return
-        output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
-        if any(hint in output for hint in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
-            raise PushRejected(f"repository {self.name!r}: {branch} moved on while pushing; retrying on top of it")
-        raise self._fetch_error(output, branch, verb="push to")
+        for status in push_statuses(result.stdout):
+            if status.flag == "!" and (status.summary == "[rejected]" or status.reason.startswith(moved)):
+                raise PushRejected(f"repository {self.name!r}: {name} moved on while pushing; retrying on top of it")
+        raise git_error(["push"], result, label=self._label, remote=self.url)
 
-    def _network(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        command = ["git", f"--git-dir={self.path}", *args]
-        try:
-            return subprocess.run(command, capture_output=True, timeout=self.timeout, env=self._env(), check=False)
-        except subprocess.TimeoutExpired:
-            raise TransientError(
-                f"repository {self.name!r}: git {args[0]} {redact(self.url)} took longer than {self.timeout}s"
-            ) from None
+    def _remote(self, *args: str) -> GitResult:
+        """A command that talks to the remote: with the token, its failure classified by the caller."""
+        return git_run(args, git_dir=self.path, timeout=self.timeout, env=self._env(), check=False,
+                       label=self._label, remote=self.url)  # fmt: skip
 
-    def _fetch_error(self, output: str, branch: str, verb: str = "fetch") -> Exception:
-        where = f"repository {self.name!r}: cannot {verb} {redact(self.url)}"
-        if "couldn't find remote ref" in output:
-            return PermanentError(f"{where}: branch {branch!r} does not exist")
-        failure = git_failure(output)
-        message = f"{where}: {failure.cause} ({failure.detail})"
-        return TransientError(message) if failure.transient else PermanentError(message)
+    def _fetch_error(self, result: GitResult, branch: str) -> PermanentError | TransientError:
+        if "couldn't find remote ref" in result.stderr.lower():
+            return PermanentError(f"repository {self.name!r}: cannot fetch {redact(self.url)}: "
+                                  f"branch {branch!r} does not exist")  # fmt: skip
+        return git_error(["fetch"], result, label=self._label, remote=self.url)
 
     def _env(self) -> dict[str, str]:
-        env = os.environ | {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
-        if self._token:
-            # The token travels in an environment-only config entry: never on a command
-            # line (visible in ps) and never written to the clone's config file.
-            basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
-            env |= {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            }
-        return env
+        if not self._token:
+            return {}
+        # The token travels in an environment-only config entry: never on a command
+        # line (visible in ps) and never written to the clone's config file.
+        basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
 
     # -- local reads (no network) ------------------------------------------------------
 
@@ -227,8 +189,7 @@ class GitRepository:
                 return sha
         except OSError:
             pass
-        out = self._plumbing("rev-parse", "--verify", "--quiet", self._ref + "^{commit}", check=False)
-        return out.decode().strip() or None
+        return self._rev_parse(self._ref + "^{commit}")
 
     def write_commit(
         self, *, base: str, files: dict[str, tuple[str, bytes]], message: str, author: Person, committer: Person
@@ -250,34 +211,22 @@ class GitRepository:
         # `get-mark` answers the new commit's sha on stdout; the scratch ref is dropped
         # by a ref deletion in the same stream, so nothing else needs to run.
         stream += [b"get-mark :1\n", f"reset {ref}\nfrom {NULL_SHA}\n\n".encode(), b"done\n"]
-        out = self._plumbing("fast-import", "--quiet", "--done", input=b"".join(stream))
-        return out.decode().strip()
+        return self._git("fast-import", "--quiet", "--done", input=b"".join(stream)).decode().strip()
 
     def merge(self, *, base: str, head: str, message: str, committer: Person) -> str:
-        """A real merge commit of `head` into `base` (MergeConflict when they conflict)."""
-        proc = subprocess.run(
-            ["git", f"--git-dir={self.path}", "merge-tree", "--write-tree", "--name-only", "-z", base, head],
-            capture_output=True,
-            timeout=self.timeout,
-            check=False,
-        )
-        if proc.returncode == 1:
-            files = [f.decode() for f in proc.stdout.split(b"\0\0")[0].split(b"\0")[1:] if f]
+        """A real merge commit of `head` into `base` (MergeConflict when they conflict; any other
+        failure of git is a PermanentError in git's words)."""
+        args = ("merge-tree", "--write-tree", "--name-only", "-z", base, head)
+        result = git_run(args, git_dir=self.path, timeout=self.timeout, check=False, label=self._label)
+        if result.status == 1:
+            files = [f.decode() for f in result.stdout.split(b"\0\0")[0].split(b"\0")[1:] if f]
             raise MergeConflict(
                 f"repository {self.name!r}: the change conflicts with {self.branch} in {', '.join(files)}"
             )
-        if proc.returncode != 0:
-            raise PermanentError(f"repository {self.name!r}: git merge-tree failed: {proc.stderr.decode().strip()}")
-        tree = proc.stdout.split(b"\0")[0].decode()
-        env = os.environ | {
-            "GIT_AUTHOR_NAME": committer.name, "GIT_AUTHOR_EMAIL": committer.email,
-            "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email,
-        }  # fmt: skip
-        out = subprocess.run(
-            ["git", f"--git-dir={self.path}", "commit-tree", tree, "-p", base, "-p", head, "-F", "-"],
-            input=message.encode(), capture_output=True, timeout=self.timeout, env=env, check=True,
-        )  # fmt: skip
-        return out.stdout.decode().strip()
+        if result.status != 0:
+            raise git_error(args, result, label=self._label)
+        tree = result.stdout.split(b"\0")[0].decode()
+        return self._commit_tree(tree, [base, head], message, committer)
 
     def commits_with_line(
         self, ref: str, line: str, *, since: float | None = None, limit: int = 20
@@ -289,7 +238,7 @@ class GitRepository:
                 f"--grep=^{re.escape(line)}$"]  # fmt: skip
         if since is not None:
             args.append(f"--since={int(since)}")
-        out = self._plumbing(*args, ref, "--", check=False).decode("utf-8", "surrogateescape")
+        out = self._git(*args, ref, "--", check=False).decode("utf-8", "surrogateescape")
         records = []
         for record in out.split("\x1e")[1:]:
             sha, email, message, *paths = record.split("\0")
@@ -298,11 +247,15 @@ class GitRepository:
         return records
 
     def has_commit(self, sha: str) -> bool:
-        return self._plumbing("cat-file", "-t", sha, check=False).strip() == b"commit"
+        return self._git("cat-file", "-t", sha, check=False).strip() == b"commit"
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        command = ["git", f"--git-dir={self.path}", "merge-base", "--is-ancestor", older, newer]
-        return subprocess.run(command, capture_output=True, timeout=self.timeout, check=False).returncode == 0
+        """Whether `older` is in `newer`'s history; False as well when either is unknown (a
+        commit gone from the clone is no base to build on). Not `Repo.is_ancestor`: it has no
+        time limit, raises for an unknown commit, and costs the same process."""
+        result = git_run(("merge-base", "--is-ancestor", older, newer), git_dir=self.path, timeout=self.timeout,
+                         check=False, label=self._label)  # fmt: skip
+        return result.status == 0
 
     def tree(self, commit: str) -> dict[str, str]:
         """Every file at `commit`: path -> blob sha."""
@@ -312,7 +265,7 @@ class GitRepository:
         """Files at `commit` (all, or just `paths`): path -> (mode, blob sha)."""
         wanted = list(paths)
         args = ["--", *wanted] if wanted else ["-r"]
-        out = self._plumbing("--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, *args)
+        out = self._git("--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit, *args)
         files = {}
         for entry in out.split(b"\0"):
             if not entry:
@@ -328,8 +281,8 @@ class GitRepository:
         wanted = list(dict.fromkeys(shas))
         if not wanted:
             return {}
-        out = self._plumbing("cat-file", "--batch-check=%(objectname) %(objectsize)",
-                             input=("\n".join(wanted) + "\n").encode())  # fmt: skip
+        out = self._git("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                        input=("\n".join(wanted) + "\n").encode())  # fmt: skip
         sizes = {}
         for line in out.decode().splitlines():
             sha, _, size = line.partition(" ")
@@ -342,7 +295,7 @@ class GitRepository:
         wanted = list(dict.fromkeys(shas))
         if not wanted:
             return {}
-        out = self._plumbing("cat-file", "--batch", input=("\n".join(wanted) + "\n").encode())
+        out = self._git("cat-file", "--batch", input=("\n".join(wanted) + "\n").encode())
         blobs, pos = {}, 0
         for sha in wanted:
             end = out.index(b"\n", pos)
@@ -359,17 +312,18 @@ class GitRepository:
         changed one of `paths`, newest first, streamed: stop iterating and git stops too.
 
         git starts at once, so it can run ahead (on another core) while the caller does
-        other work before iterating."""
+        other work before iterating. A git that fails raises PermanentError at the end of
+        the iteration: a broken history is never read as a short one."""
         wanted = {path.encode("utf-8", "surrogateescape"): path for path in paths}
+        if not wanted:
+            return ChangeStream(None, wanted)
         # No pathspec: git then skips history simplification, which costs more (measured:
         # 2.5x on 6,000 commits) than filtering the paths here; thousands of file pathspecs
         # are worse still (every pathspec is matched against every change).
         revisions = [commit, f"^{since}"] if since else [commit]
-        command = [
-            "git", f"--git-dir={self.path}", "log", "--topo-order", "--no-renames", "--raw", "--no-abbrev", "-z",
-            "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s", *revisions, "--",
-        ]  # fmt: skip
-        return ChangeStream(command, wanted)
+        args = ["log", "--topo-order", "--no-renames", "--raw", "--no-abbrev", "-z",
+                "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s", *revisions, "--"]  # fmt: skip
+        return ChangeStream(git_stream(args, git_dir=self.path, timeout=self.timeout, label=self._label), wanted)
 
     # -- refs outside the branch (the audit anchors) -----------------------------------
 
@@ -378,77 +332,65 @@ class GitRepository:
         None when the remote has no such ref. The remote is the authority: a local value is
         never used in its place."""
         with self._lock():
-            if not (self.path / "HEAD").exists():
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._plumbing("init", "--quiet", "--bare")
-            proc = self._network("fetch", "--quiet", "--no-tags", "--", self.url, f"+{ref}:{_mirror(ref)}")
-        if proc.returncode != 0:
-            output = proc.stderr.decode("utf-8", "replace")
-            if "couldn't find remote ref" in output.lower():
+            self._init()
+            result = self._remote("fetch", "--quiet", "--no-tags", "--", self.url, f"+{ref}:{_mirror(ref)}")
+        if result.status != 0:
+            if "couldn't find remote ref" in result.stderr.lower():
                 return None
-            raise self._fetch_error(output, ref)
-        return self._plumbing("rev-parse", "--verify", "--quiet", _mirror(ref), check=False).decode().strip() or None
+            raise self._fetch_error(result, ref)
+        return self._rev_parse(_mirror(ref))
 
     def write_empty_commit(self, *, parent: str | None, message: str, committer: Person) -> str:
         """A commit with the empty tree on top of `parent` (a root commit without one), authored
         and committed by `committer`: a record that is nothing but its message."""
-        tree = self._plumbing("mktree", input=b"").decode().strip()
-        env = os.environ | {
-            "GIT_AUTHOR_NAME": committer.name, "GIT_AUTHOR_EMAIL": committer.email,
-            "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email,
-        }  # fmt: skip
-        parents = ["-p", parent] if parent else []
-        out = subprocess.run(
-            ["git", f"--git-dir={self.path}", "commit-tree", tree, *parents, "-F", "-"],
-            input=message.encode(), capture_output=True, timeout=self.timeout, env=env, check=True,
-        )  # fmt: skip
-        return out.stdout.decode().strip()
+        tree = self._git("mktree", input=b"").decode().strip()
+        return self._commit_tree(tree, [parent] if parent else [], message, committer)
 
     def push_ref(self, sha: str, ref: str) -> None:
         """Push `sha` to `ref` (`refs/...`), fast-forward only; PushRejected when the ref moved on."""
-        proc = self._network("push", "--quiet", "--porcelain", "--", self.url, f"{sha}:{ref}")
-        if proc.returncode == 0:
-            return
-        output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         # "failed to update ref" / "cannot lock ref": another push landed between our
         # reading of the ref and our update of it.
-        moved = ("non-fast-forward", "fetch first", "[rejected]", "stale info", "failed to update ref",
-                 "cannot lock ref")  # fmt: skip
-        if any(hint in output for hint in moved):
-            raise PushRejected(f"repository {self.name!r}: {ref} moved on while pushing; retrying on top of it")
-        raise self._fetch_error(output, ref, verb="push to")
+        self._push(f"{sha}:{ref}", ref, moved=("failed to update ref", "cannot lock ref"))
 
     def log_messages(self, ref: str) -> list[tuple[str, str]]:
         """(sha, message) of each commit along the first parents of `ref`, newest first."""
-        out = self._plumbing("log", "--first-parent", "-z", "--format=%H%n%B", ref, "--")
+        out = self._git("log", "--first-parent", "-z", "--format=%H%n%B", ref, "--")
         records = (record.partition("\n") for record in out.decode("utf-8", "replace").split("\0") if record)
         return [(sha, message) for sha, _, message in records]
 
-    def _plumbing(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        command = ["git", f"--git-dir={self.path}", *args]
-        try:
-            proc = subprocess.run(command, input=input, capture_output=True, timeout=self.timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise TransientError(
-                f"repository {self.name!r}: git {_verb(args)} took longer than {self.timeout}s"
-            ) from None
-        if check and proc.returncode != 0:
-            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise PermanentError(f"repository {self.name!r}: git {_verb(args)} failed: {detail[-1] if detail else ''}")
-        return proc.stdout
+    # -- running git ---------------------------------------------------------------------
+
+    @property
+    def _label(self) -> str:
+        return f"repository {self.name!r}"
+
+    def _git(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        """A local command's stdout (PermanentError in git's words when it fails and `check`)."""
+        return git_run(args, git_dir=self.path, timeout=self.timeout, input=input, check=check,
+                       label=self._label).stdout  # fmt: skip
+
+    def _rev_parse(self, ref: str) -> str | None:
+        return self._git("rev-parse", "--verify", "--quiet", ref, check=False).decode().strip() or None
+
+    def _commit_tree(self, tree: str, parents: list[str], message: str, committer: Person) -> str:
+        """A commit of `tree` on `parents`, authored and committed by `committer`."""
+        env = {
+            "GIT_AUTHOR_NAME": committer.name, "GIT_AUTHOR_EMAIL": committer.email,
+            "GIT_COMMITTER_NAME": committer.name, "GIT_COMMITTER_EMAIL": committer.email,
+        }  # fmt: skip
+        args = ["commit-tree", tree, *[arg for parent in parents for arg in ("-p", parent)], "-F", "-"]
+        result = git_run(args, git_dir=self.path, timeout=self.timeout, input=message.encode(), env=env,
+                         label=self._label)  # fmt: skip
+        return result.stdout.decode().strip()
 
 
 class ChangeStream:
     """A running `git log --raw`, parsed as it is read; use it as a context manager so git
     is stopped however the caller leaves (early when it has what it needs)."""
 
-    def __init__(self, command: list[str], wanted: dict[bytes, str]) -> None:
+    def __init__(self, stream: GitStream | None, wanted: dict[bytes, str]) -> None:
+        self._stream = stream
         self._wanted = wanted
-        self._proc: subprocess.Popen[bytes] | None = None
-        if wanted:
-            self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            with suppress(OSError):  # room for git to run ahead: 1 MiB instead of 64 KiB
-                fcntl.fcntl(self._proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
 
     def __enter__(self) -> ChangeStream:
         return self
@@ -457,23 +399,23 @@ class ChangeStream:
         self.close()
 
     def __iter__(self) -> Iterator[tuple[str, Change]]:
-        if self._proc is None or self._proc.stdout is None:
+        stream = self._stream
+        if stream is None:
             return
         tail = b""
-        while chunk := self._proc.stdout.read(1 << 16):
+        while chunk := stream.stdout.read(1 << 16):
             records = (tail + chunk).split(b"\x1e")
             tail = records.pop()
             for record in records:
                 yield from _parse_record(record, self._wanted)
         yield from _parse_record(tail, self._wanted)
+        self._stream = None
+        stream.finish()  # git's exit status: a failed walk raises here, it is never a short history
 
     def close(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            if self._proc.stdout:
-                self._proc.stdout.close()
-            self._proc = None
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
 
 def _parse_record(record: bytes, wanted: dict[bytes, str]) -> Iterator[tuple[str, Change]]:
@@ -496,10 +438,6 @@ def _parse_record(record: bytes, wanted: dict[bytes, str]) -> Iterator[tuple[str
 def _mirror(ref: str) -> str:
     """Where the clone keeps its copy of the remote's `ref` (`refs/x/y` -> `refs/portal/remote/x/y`)."""
     return "refs/portal/remote/" + ref.removeprefix("refs/")
-
-
-def _verb(args: tuple[str, ...]) -> str:
-    return next((a for a in args if not a.startswith("-")), "")
 
 
 def _data(content: bytes) -> bytes:
