@@ -98,7 +98,7 @@ def render_table(document: dict[str, Any]) -> str:
             elif version is None:
                 row.append("-")
             else:
-                row.append(version + MARKS.get(cell.get("relation"), ""))
+                row.append(version + MARKS.get(cell.get("relation") or "", ""))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(value.ljust(width) for value, width in zip(r, widths, strict=True)).rstrip() for r in rows]
