@@ -16,6 +16,7 @@ from promotions.reviews.policy import REVIEWABLE, ApprovalStatus, approval_statu
 from promotions.workflow.permissions import Who, approve_refusal, require, who
 from promotions.workflow.request import PromotionError
 from promotions.workflow.state import transition
+from promotions.workflow.tidy import promotion_branch_delete
 
 State = Promotion.State
 
@@ -83,6 +84,7 @@ def promotion_reject(*, promotion: Promotion, actor: Who, reason: str, source: s
         )  # fmt: skip
         transition(promotion, State.REJECTED, expect=REVIEWABLE, actor=actor.name,
                    message=f"rejected by {actor.name}: {reason.strip()}", error=reason.strip())  # fmt: skip
+    promotion_branch_delete(promotion=promotion, catalog=catalog)
 
 
 def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, str, str]], catalog: Catalog) -> None:

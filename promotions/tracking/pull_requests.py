@@ -9,6 +9,7 @@ from promotions.audit.chain import audit_record
 from promotions.models import Promotion
 from promotions.workflow.execute import promotion_landed
 from promotions.workflow.state import transition
+from promotions.workflow.tidy import promotion_branch_delete
 
 State = Promotion.State
 WAITING = (State.PR_OPEN, State.APPROVED)
@@ -36,5 +37,8 @@ def pull_request_ended(*, promotion: Promotion, state: str, merge_commit: str | 
         return moved
     if state == "closed":
         message = "the pull request was closed without merging"
-        return transition(promotion, State.CANCELLED, expect=WAITING, actor="system", message=message)
+        moved = transition(promotion, State.CANCELLED, expect=WAITING, actor="system", message=message)
+        if moved:
+            promotion_branch_delete(promotion=promotion)
+        return moved
     return False
