@@ -33,10 +33,20 @@ from promotions.workflow.permissions import who
 from promotions.workflow.queries import promotion_document, promotion_get, promotions_query
 from promotions.workflow.request import promotion_cancel, promotion_request
 from promotions.workflow.rollback import promotion_release, promotion_rollback
+from promotions.workflow.store import store_wait
 
 
 def _catalog() -> Catalog:
     return catalog_get(settings.GITOPS_PORTAL_CONFIG)
+
+
+def _read_catalog() -> Catalog:
+    """The catalogue, once every repository in it has been read from Git: on a fresh server a
+    worker reads it while the request waits a few seconds; else 503 "not read yet" with
+    Retry-After (never an empty answer, never "unknown application" for want of a read)."""
+    catalog = _catalog()
+    store_wait(catalog=catalog)
+    return catalog
 
 
 def _user(request: Request) -> User:
@@ -72,22 +82,23 @@ def _promotion(promotion_id: int) -> Promotion:
 
 
 class Stages(APIView):
-    @extend_schema(responses={200: s.Stage(many=True), **READ}, summary="Stages in pipeline order")
+    @extend_schema(responses={200: s.Stage(many=True), **READ}, summary="Stages in pipeline (graph) order")
     def get(self, request: Request) -> Response:
-        now = timezone.now()
+        now, catalog = timezone.now(), _catalog()
         return Response([
             {"name": st.name, "position": i, "mode": st.promotion.mode, "approvals": st.promotion.approvals,
              "approvers": st.promotion.approvers, "requesters": st.promotion.requesters,
              "cluster": st.cluster is not None,
-             "frozen": describe(w) if (w := active_freeze(st.promotion, now)) else None}
-            for i, st in enumerate(_catalog().stages)
+             "frozen": describe(w) if (w := active_freeze(st.promotion, now)) else None,
+             "upstream": catalog.upstreams(st.name), "promotion_sources": catalog.promotion_sources(st.name)}
+            for i, st in enumerate(catalog.stages)
         ])  # fmt: skip
 
 
 class Matrix(APIView):
     @extend_schema(responses={200: s.Matrix, **READ}, summary="Every application's version per stage, with live state")
     def get(self, request: Request) -> Response:
-        return Response(stored_matrix_document(catalog=_catalog()))
+        return Response(stored_matrix_document(catalog=_read_catalog()))
 
 
 class Applications(APIView):
@@ -99,7 +110,7 @@ class Applications(APIView):
     )
     def get(self, request: Request) -> Response:
         query = _query(s.ApplicationFilter, request)
-        apps = stored_matrix_document(catalog=_catalog(), query=query.get("name", ""))["applications"]
+        apps = stored_matrix_document(catalog=_read_catalog(), query=query.get("name", ""))["applications"]
         paginator = Pagination()
         page = paginator.paginate_queryset(apps, request, view=self)
         return paginator.get_paginated_response(page)
@@ -109,7 +120,8 @@ class ApplicationDetail(APIView):
     @extend_schema(parameters=[NAME], responses={200: s.Application, **FOUND}, summary="One application")
     def get(self, request: Request, name: str) -> Response:
         name = _application_name(name)
-        apps = [a for a in stored_matrix_document(catalog=_catalog(), query=name)["applications"] if a["name"] == name]
+        document = stored_matrix_document(catalog=_read_catalog(), query=name)
+        apps = [a for a in document["applications"] if a["name"] == name]
         if not apps:
             raise Http404(f"no application named {name!r}")
         return Response(apps[0])
@@ -120,11 +132,12 @@ class ApplicationHistory(APIView):
                    summary="Versions an application had, per stage")  # fmt: skip
     def get(self, request: Request, name: str) -> Response:
         name = _application_name(name)
+        catalog = _read_catalog()
         cell = StageVersion.objects.filter(application=name).first()
         if cell is None:
             raise Http404(f"no application named {name!r}")
         state = RepositoryState.objects.filter(name=cell.repository).first()
-        history = application_history_get(catalog=_catalog(), name=name, repository=cell.repository,
+        history = application_history_get(catalog=catalog, name=name, repository=cell.repository,
                                           commit=state.commit if state else "")  # fmt: skip
         stages = {stage: [{"version": e.version, "error": e.error, "commit": e.commit, "author": e.author,
                            "date": e.date.isoformat(), "subject": e.subject} for e in entries]
@@ -152,9 +165,10 @@ class Promotions(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(s.PromotionRequest, request)
         promotion = promotion_request(
-            catalog=_catalog(), applications=data["applications"], from_stage=data["from_stage"],
+            catalog=_read_catalog(), applications=data["applications"], from_stage=data["from_stage"],
             to_stage=data["to_stage"], version=data.get("version"), reason=data["reason"],
             requested_by=_user(request), actor=_user(request).get_username(), override_reason=data["override_reason"],
+            allow_downgrade=data["allow_downgrade"],
         )  # fmt: skip
         return Response(promotion_document(promotion), status=status.HTTP_202_ACCEPTED)
 
@@ -198,7 +212,7 @@ class Rollbacks(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(s.Rollback, request)
         promotion = promotion_rollback(
-            catalog=_catalog(), application=data["application"], stage=data["stage"], version=data.get("version"),
+            catalog=_read_catalog(), application=data["application"], stage=data["stage"], version=data.get("version"),
             requested_by=_user(request), reason=data["reason"], actor=_user(request).get_username(),
             override_reason=data["override_reason"],
         )  # fmt: skip
@@ -213,7 +227,7 @@ class Releases(APIView):
         metadata = {k: data.get(k, "") for k in ("build", "source_repository", "source_commit", "issue")}
         with audit_context(source="ci", request_id=current_context().request_id):
             promotion = promotion_release(
-                catalog=_catalog(),
+                catalog=_read_catalog(),
                 application=data["application"],
                 version=data["version"],
                 metadata=metadata,

@@ -34,10 +34,18 @@ from promotions.gitops.yaml.locators import Locator
 
 @dataclass(frozen=True)
 class StageFile:
-    """Where one application's version lives in one stage: a file path and a bound locator."""
+    """Where one application's version lives in one stage: a file path and a bound locator.
+    With layered files, `layers` are the files before the stage's own (`path`), earliest
+    first: each later file overrides the earlier ones, and promotions write only `path`."""
 
     path: str
     locator: Locator
+    layers: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every file, earliest first, the stage's own last."""
+        return (*self.layers, self.path)
 
 
 def live_problem(app: str, target: LiveTarget, namespace: str) -> str:
@@ -84,6 +92,7 @@ class Catalog:
     _items: dict[str, ApplicationConfig] = field(default_factory=dict, repr=False)
     # Discovered names' problems, worked out once per catalogue (the dashboard asks at every view).
     _discovered_problems: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    _upstreams: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)  # the stage graph's edges
 
     @property
     def stage_names(self) -> list[str]:
@@ -95,21 +104,50 @@ class Catalog:
     def stage(self, name: str) -> StageConfig | None:
         return next((s for s in self.stages if s.name == name), None)
 
+    def upstreams(self, stage: str) -> list[str]:
+        """The stages `stage` takes releases from (its edges in the stage graph), in graph order."""
+        return list(self._upstreams.get(stage, ()))
+
+    def promotion_sources(self, stage: str) -> list[str]:
+        """Where a promotion into `stage` may come from: its upstreams, then its `promotion.from`."""
+        config = self.stage(stage)
+        extra = config.promotion.from_ if config else []
+        return list(dict.fromkeys([*self.upstreams(stage), *extra]))
+
+    def nearest_upstreams(self, stage: str, present: set[str] | frozenset[str]) -> list[str]:
+        """`stage`'s upstreams among the `present` stages (those an application is in): an upstream
+        the application skips is replaced by its own upstreams, as the release passed through them."""
+        found: list[str] = []
+        todo, seen = self.upstreams(stage), set()
+        while todo:
+            upstream = todo.pop(0)
+            if upstream in seen:
+                continue
+            seen.add(upstream)
+            if upstream in present:
+                found.append(upstream)
+            else:
+                todo += self.upstreams(upstream)
+        order = self.stage_names
+        return sorted(dict.fromkeys(found), key=order.index)
+
     @classmethod
     def build(cls, model: CatalogFile, *, path: str, fingerprint: str, lines: dict[tuple[Any, ...], int]) -> Catalog:
         _check(model, path, lines)
+        upstreams = stage_graph(model.stages, path, lines)
         discover = model.applications.discover
         patterns = [discover] if isinstance(discover, str) else list(discover or [])
         catalog = cls(
             path=path,
             fingerprint=fingerprint,
             repositories=tuple(model.repositories),
-            stages=tuple(model.stages),
+            stages=tuple(sorted(model.stages, key=lambda stage: list(upstreams).index(stage.name))),  # graph order
             applications=model.applications,
             admins=tuple(model.admins),
             notifications=tuple(model.notifications),
             _discover=tuple((p, _pattern_regex(p)) for p in patterns),
             _items={item.name: item for item in model.applications.items},
+            _upstreams=upstreams,
         )
         return replace(catalog, warnings=tuple(catalog._item_warnings(lines)))
 
@@ -199,7 +237,8 @@ class Catalog:
             override = item.overrides.get(stage) if item else None
             path = (override and override.path) or base_path
             version = (override and override.version) or base_version
-            files[stage] = StageFile(render(path, app=name, stage=stage), version.bind(app=name, stage=stage))
+            paths = [render(p, app=name, stage=stage) for p in ([path] if isinstance(path, str) else path)]
+            files[stage] = StageFile(paths[-1], version.bind(app=name, stage=stage), tuple(paths[:-1]))
         repository = (item and item.repository) or self.default_repository()
         assert repository
         live = _live_target(name, (item and item.live) or defaults.live)
@@ -298,6 +337,65 @@ def _check_item(
             fail(loc, f"{where}: no path for stage {stage!r} (set path, or applications.defaults.path)")
         if not ((override and override.version) or item.version or defaults.version):
             fail(loc, f"{where}: no version locator for stage {stage!r} (set version, or defaults.version)")
+
+
+def stage_graph(stages: list[StageConfig], path: str, lines: dict[tuple[Any, ...], int]) -> dict[str, tuple[str, ...]]:
+    """Each stage's upstreams, keyed in graph order (upstreams first, else as listed); ConfigError
+    naming the line for an unknown stage, a stage upstream of itself, or a cycle."""
+    names = [stage.name for stage in stages]
+    edges: dict[str, tuple[str, ...]] = {}
+    for i, stage in enumerate(stages):
+        default = [names[i - 1]] if i else []
+        listed = stage.upstream if stage.upstream is not None else default
+        for j, name in enumerate(listed):
+            _graph_name(name, stage.name, ("stages", i, "upstream", j), names, path, lines)
+        for j, name in enumerate(stage.promotion.from_):
+            _graph_name(name, stage.name, ("stages", i, "promotion", "from", j), names, path, lines)
+        edges[stage.name] = tuple(dict.fromkeys(listed))
+    return _graph_order(edges, names, path, lines)
+
+
+def _graph_name(
+    name: str, stage: str, loc: tuple[Any, ...], names: list[str], path: str, lines: dict[Any, int]
+) -> None:
+    where = f"stage {stage!r}: {loc[-2]}"
+    if name == stage:
+        raise ConfigError(path, _line(lines, loc), f"{where} names the stage itself")
+    if name not in names:
+        raise ConfigError(path, _line(lines, loc), f"{where}: " + _unknown("stage", name, names))
+
+
+def _graph_order(
+    edges: dict[str, tuple[str, ...]], names: list[str], path: str, lines: dict[Any, int]
+) -> dict[str, tuple[str, ...]]:
+    """The stages in graph order: each after its upstreams, ties kept in list order (Kahn's
+    algorithm); what is left over lies on a cycle, reported with the path around it."""
+    done: dict[str, tuple[str, ...]] = {}
+    while len(done) < len(names):
+        ready = next((n for n in names if n not in done and all(u in done for u in edges[n])), None)
+        if ready is None:
+            cycle = _cycle(edges, [n for n in names if n not in done])
+            i = names.index(cycle[0])
+            loc = ("stages", i, "upstream") if ("stages", i, "upstream") in lines else ("stages", i)
+            raise ConfigError(path, _line(lines, loc), f"stages: the upstreams form a cycle: {' → '.join(cycle)}")
+        done[ready] = tuple(sorted(edges[ready], key=names.index))
+    return {name: tuple(sorted(ups, key=list(done).index)) for name, ups in done.items()}
+
+
+def _cycle(edges: dict[str, tuple[str, ...]], left: list[str]) -> list[str]:
+    """One cycle among the `left` stages (each of which has an upstream among them), as a path
+    downstream from its first-listed stage."""
+    walk = [left[0]]
+    while True:
+        upstream = next(u for u in edges[walk[-1]] if u in left)
+        if upstream in walk:
+            loop = walk[walk.index(upstream) :]
+            return [*reversed(loop), loop[-1]]
+        walk.append(upstream)
+
+
+def _line(lines: dict[Any, int], loc: tuple[Any, ...]) -> int:
+    return lines[max((loc[:i] for i in range(len(loc) + 1) if loc[:i] in lines), key=len)]
 
 
 def _unknown(what: str, name: str, declared: list[str]) -> str:

@@ -62,6 +62,9 @@ class RepositoryConfig(Model):
     provider: Literal["local", "github"] = "local"
     github: GitHubSettings | None = None
     webhook_secret_env: str = "GITHUB_WEBHOOK_SECRET"
+    # Delete a promotion's branch (gitops-portal/promotion-<id>) once it is merged, superseded,
+    # cancelled or rejected; false keeps every branch.
+    delete_branches: bool = True
 
     @model_validator(mode="after")
     def _github_needs_settings(self) -> RepositoryConfig:
@@ -140,6 +143,9 @@ class PromotionPolicy(Model):
     # version this long after the merge fails the promotion.
     soak_seconds: Annotated[int, Field(ge=0)] = 60
     deploy_deadline_seconds: Annotated[int, Field(gt=0)] = 600
+    # Stages this one also takes promotions from, besides its upstreams (a hotfix path, a
+    # sideways copy between regions); `from` in the file.
+    from_: Annotated[list[Name], Field(alias="from")] = []
 
     @model_validator(mode="after")
     def _reviewable(self) -> PromotionPolicy:
@@ -158,6 +164,8 @@ class PromotionPolicy(Model):
 
 class StageConfig(Model):
     name: Name
+    # The stages it takes releases from; unset: the stage before it in the list (none for the first).
+    upstream: list[Name] | None = None
     cluster: ClusterConfig | None = None
     promotion: PromotionPolicy = PromotionPolicy()
 
@@ -263,20 +271,34 @@ class LiveSelector(Model):
     _name = field_validator("name", "container", "namespace")(check_template)
 
 
+def check_repo_paths(value: str | list[str] | None) -> str | list[str] | None:
+    """One path template, or layered files (later ones override earlier ones, as Helm's
+    `-f a -f b`): each relative and inside the repository."""
+    if value == []:
+        raise ValueError("an empty list of files: give at least one path (the stage's own file last)")
+    for path in [value] if isinstance(value, str) else value or []:
+        check_repo_path(path)
+    return value
+
+
+# A stage file, or layered files ending with the stage's own (where promotions write).
+StagePath = Template | list[Template]
+
+
 class StageOverride(Model):
-    path: Template | None = None
+    path: StagePath | None = None
     version: VersionLocator | None = None
 
-    _path = field_validator("path")(check_repo_path)
+    _path = field_validator("path")(check_repo_paths)
 
 
 class ApplicationDefaults(Model):
     repository: str | None = None
-    path: Template | None = None
+    path: StagePath | None = None
     version: VersionLocator | None = None
     live: LiveSelector | None = None
 
-    _path = field_validator("path")(check_repo_path)
+    _path = field_validator("path")(check_repo_paths)
 
 
 class ApplicationConfig(ApplicationDefaults):

@@ -30,6 +30,7 @@ from promotions.models import Pin, Promotion, PromotionItem
 from promotions.workflow import commit_messages as messages
 from promotions.workflow.locks import branch_lock
 from promotions.workflow.state import event, pr_branch, transition
+from promotions.workflow.tidy import promotion_branch_delete, promotions_supersede_older
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,12 @@ def _apply(promotion: Promotion, catalog: Catalog, claim: str) -> None:
         _commit(promotion, catalog, git, base, claim)
     else:
         provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
-        _supersede_older(promotion, provider)
+        promotions_supersede_older(promotion=promotion, catalog=catalog, git=git, provider=provider)
         _pull_request(promotion, catalog, git, base, claim, provider)
 
 
 def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: str, claim: str) -> None:
-    items = list(promotion.items.all())
+    items = _own_paths(catalog, git.name, promotion.to_stage, list(promotion.items.all()))
     since = (promotion.created_at - timedelta(hours=1)).timestamp()
     for attempt in range(PUSH_ATTEMPTS):
         # Only a re-run can find an earlier push of its own (a first attempt skips the search).
@@ -239,6 +240,16 @@ def edits_at(git: GitRepository, base: str, catalog: Catalog, stage: str, items:
     return edits
 
 
+def _own_paths(catalog: Catalog, repository: str, stage: str, items: list[PromotionItem]) -> list[PromotionItem]:
+    """The items, each naming its stage's own file (where its commit wrote, for `own_commit` to
+    recognise), even when the cell named a shared file the version was inherited from."""
+    for item in items:
+        spec = catalog.application(item.application, repository)
+        if spec is not None and stage in spec.files:
+            item.path = spec.files[stage].path
+    return items
+
+
 def _stage_file(catalog: Catalog, repository: str, stage: str, item: PromotionItem) -> StageFile:
     spec = catalog.application(item.application, repository)
     stage_file = spec.files.get(stage) if spec else None
@@ -317,16 +328,6 @@ def _newer(promotion: Promotion) -> Promotion | None:
     return _overlapping(promotion).filter(pk__gt=promotion.pk).exclude(state__in=gone).order_by("pk").first()
 
 
-def _supersede_older(promotion: Promotion, provider: ScmProvider) -> None:
-    waiting = (State.QUEUED, State.PR_OPEN, State.APPROVED)
-    for older in _overlapping(promotion).filter(pk__lt=promotion.pk, state__in=waiting):
-        message = f"superseded by #{promotion.pk}"
-        if older.pull_request_number:
-            link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
-            provider.close(number=older.pull_request_number, comment=f"Superseded by promotion #{promotion.pk}: {link}")
-        transition(older, State.SUPERSEDED, expect=waiting, actor=ACTOR, message=message, superseded_by=promotion)
-
-
 def close_pull_request(promotion: Promotion, *, comment: str) -> None:
     catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
     repo_config = catalog.repository(promotion.repository)
@@ -336,7 +337,9 @@ def close_pull_request(promotion: Promotion, *, comment: str) -> None:
 
 
 def promotion_landed(promotion: Promotion) -> None:
-    """A rollback pins its version in the stage; a promotion by hand lifts the pin."""
+    """A rollback pins its version in the stage; a promotion by hand lifts the pin. Then the
+    tidying (never failing the landed promotion): older waiting promotions of its applications
+    into the stage are superseded, whatever their mode, and its merged branch is deleted."""
     apps = list(promotion.items.values_list("application", "to_version"))
     if promotion.kind == Promotion.Kind.ROLLBACK:
         for application, version in apps:
@@ -344,3 +347,9 @@ def promotion_landed(promotion: Promotion) -> None:
                                          defaults={"version": version, "promotion": promotion})  # fmt: skip
     elif promotion.kind == Promotion.Kind.PROMOTE:
         Pin.objects.filter(stage=promotion.to_stage, application__in=[a for a, _ in apps]).delete()
+    try:
+        catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
+        promotions_supersede_older(promotion=promotion, catalog=catalog)
+        promotion_branch_delete(promotion=promotion, catalog=catalog)
+    except Exception:  # it landed either way; an older one left waiting is still refused by `_newer`
+        log.exception("promotion %s: tidying after landing failed", promotion.pk)

@@ -21,6 +21,7 @@ from promotions.errors import PermanentError, PortalError
 from promotions.gitops.yaml.edit import Edit
 from promotions.gitops.yaml.locators import version_problem
 from promotions.matrix.history import application_history_get
+from promotions.matrix.relation import Side, first_seen, rollbacks_known, version_compare
 from promotions.models import Pin, Promotion, PromotionItem, RepositoryState, StageVersion
 from promotions.notifications.deliver import notify_transition
 from promotions.queue import task_send
@@ -28,6 +29,8 @@ from promotions.text import free_text, text_problem
 from promotions.workflow.freeze import active_freeze, describe
 from promotions.workflow.permissions import Denied, Who, cancel_refusal, request_refusal, require, who
 from promotions.workflow.state import event, transition
+from promotions.workflow.store import NotReadYet, store_unread
+from promotions.workflow.tidy import promotion_branch_delete
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +47,19 @@ class Planned:
     repository: str
     items: list[PromotionItem]
     errors: list[str] = field(default_factory=list)
+    # Items that would install an older version than the target runs (ordered as the matrix orders them).
+    downgrades: list[PromotionItem] = field(default_factory=list)
 
 
 def promotion_plan(
     *, catalog: Catalog, applications: Sequence[str], from_stage: str, to_stage: str, version: str | None = None
 ) -> Planned:
-    """Resolve a request against the stored matrix; PromotionError for anything wrong."""
+    """Resolve a request against the stored matrix; PromotionError for anything wrong. Whether
+    the path from `from_stage` is allowed is `path_refusal`'s to say (an admin may override it)."""
     stages = catalog.stage_names
     for stage in {from_stage, to_stage} - {""}:
         if stage not in stages:
             raise PromotionError(f"unknown stage {stage!r} (stages: {', '.join(stages)})")
-    if from_stage and stages.index(from_stage) >= stages.index(to_stage):
-        raise PromotionError(f"{to_stage} does not come after {from_stage} in the pipeline ({' → '.join(stages)})")
     names = list(dict.fromkeys(applications))
     if not names:
         raise PromotionError("name at least one application")
@@ -68,7 +72,57 @@ def promotion_plan(
     repositories = {cells[name, to_stage].repository for name in names}
     if len(repositories) > 1:
         raise PromotionError(f"a bundle must stay in one repository (found {', '.join(sorted(repositories))})")
-    return Planned(repositories.pop(), items)
+    older = rollbacks_known(applications=names)
+    downgrades = [i for i in items if _downgrade(i, cells, older.get(i.application, frozenset()))]
+    return Planned(repositories.pop(), items, downgrades=downgrades)
+
+
+def _downgrade(
+    item: PromotionItem, cells: dict[tuple[str, str], StageVersion], older: frozenset[tuple[str, str]]
+) -> bool:
+    """True when `item` would install an older version than its stage runs (same order as the matrix)."""
+    if not item.from_version:
+        return False
+    sides = {stage: Side(c.version, changed_at=c.changed_at) for (app, stage), c in cells.items()
+             if app == item.application}  # fmt: skip
+    return version_compare(item.to_version, item.from_version, first_seen(sides), older) == -1
+
+
+def path_refusal(catalog: Catalog, source: str, target: str) -> str:
+    """Why a promotion may not go from `source` to `target` ("" when it may): along an edge of the
+    stage graph (from an upstream) or from a stage the target lists in `promotion.from`."""
+    sources = catalog.promotion_sources(target)
+    if not source or source in sources or target not in catalog.stage_names:
+        return ""
+    allowed = f"only from {', '.join(sources)}" if sources else "from no stage (a first stage: releases come from CI)"
+    return f"{target} takes promotions {allowed}, not from {source} (to allow it: {target}'s promotion.from)"
+
+
+def check_path(catalog: Catalog, source: str, target: str, actor: Who, override_reason: str) -> dict[str, str] | None:
+    """PromotionError for a promotion off the stage graph's edges, unless an admin overrides
+    with a written reason (returned, to be recorded)."""
+    refusal = path_refusal(catalog, source, target)
+    if not refusal:
+        return None
+    if not override_reason.strip():
+        hint = "; as an admin you may override with a written reason" if actor.admin else "; an admin may override"
+        raise PromotionError(refusal + hint)
+    if not actor.admin:
+        raise Denied(f"{refusal}; only an admin may override the promotion path")
+    return {"by": actor.name, "reason": override_reason.strip(), "path": f"{source} → {target}"}
+
+
+def check_downgrade(plan: Planned, stage: str, kind: str, allowed: bool) -> list[dict[str, str]]:
+    """The plan's downgrades (to be marked on the promotion); PromotionError for a promotion that
+    has any unless explicitly allowed. A rollback is a downgrade by nature, never refused."""
+    found = [{"application": i.application, "from": i.from_version, "to": i.to_version} for i in plan.downgrades]
+    if found and kind == Promotion.Kind.PROMOTE and not allowed:
+        listed = ", ".join(f"{d['application']} {d['from']} → {d['to']}" for d in found)
+        raise PromotionError(
+            f"downgrade: {listed} would install an older version than {stage} runs; allow it explicitly "
+            "(allow_downgrade: true in the API, --allow-downgrade on the command line, the confirmation on the page)"
+        )
+    return found
 
 
 def _item(
@@ -80,6 +134,8 @@ def _item(
     version: str | None,
 ) -> PromotionItem:
     if not any(app == name for app, _ in cells):
+        if unread := store_unread(catalog=catalog):  # unknown only for want of a read: say so
+            raise NotReadYet(unread)
         raise PromotionError(f"unknown application {name!r}")
     goal = cells.get((name, target))
     if goal is None or goal.path is None:
@@ -88,6 +144,8 @@ def _item(
         raise PromotionError(f"{name} in {target} cannot be read: {goal.error}")
     upstream = cells.get((name, source)) if source else None
     wanted = version or (upstream.version if upstream else None)
+    if not wanted and upstream is not None and upstream.error:
+        raise PromotionError(f"{name} in {source} cannot be read: {upstream.error}")
     if not wanted:
         raise PromotionError(f"{name} has no version in {source or 'any stage'} to promote; give one explicitly")
     if version and source and (upstream is None or version != upstream.version):
@@ -124,11 +182,13 @@ def promotion_request(
     metadata: dict[str, Any] | None = None,
     actor: str = "",
     override_reason: str = "",
+    allow_downgrade: bool = False,
 ) -> Promotion:
     """Record a promotion and hand it to a worker once the record is committed.
 
-    Refused (Denied) for a user who may not request into the stage; refused during a
-    freeze unless an admin gives a written override (recorded on the promotion)."""
+    Refused (Denied) for a user who may not request into the stage; refused off the stage
+    graph's edges and during a freeze unless an admin gives a written override, and for a
+    downgrade unless `allow_downgrade` (each recorded on the promotion and audited)."""
     reason, override_reason = _checked_text(reason, override_reason, version, metadata or {})
     requester = who(requested_by, catalog)
     if to_stage in catalog.stage_names:
@@ -138,10 +198,13 @@ def promotion_request(
     )
     stage = catalog.stage(to_stage)
     assert stage is not None
+    path = check_path(catalog, from_stage, to_stage, requester, override_reason)
     if kind == Promotion.Kind.RELEASE:
         _refuse_pinned(plan, to_stage)
     override = check_freeze(catalog, to_stage, requester, override_reason)
+    downgrades = check_downgrade(plan, to_stage, kind, allow_downgrade)
     metadata = (metadata or {}) | ({"freeze_override": override} if override else {})
+    metadata |= ({"path_override": path} if path else {}) | ({"downgrade": downgrades} if downgrades else {})
     promotion = Promotion.objects.create(
         kind=kind,
         mode=stage.promotion.mode,
@@ -163,6 +226,13 @@ def promotion_request(
     if override:
         audit_record(action="promotion.freeze_override", actor=name, message=override["reason"], promotion=promotion,
                      stage=to_stage, after=override)  # fmt: skip
+    if path:
+        audit_record(action="promotion.path_override", actor=name, message=path["reason"], promotion=promotion,
+                     stage=to_stage, after=path)  # fmt: skip
+    if downgrades and kind == Promotion.Kind.PROMOTE:
+        listed = ", ".join(f"{d['application']} {d['from']} → {d['to']}" for d in downgrades)
+        audit_record(action="promotion.downgrade", actor=name, message=f"downgrade allowed: {listed}",
+                     promotion=promotion, stage=to_stage, after={"downgrade": downgrades})  # fmt: skip
     transaction.on_commit(lambda: promotion_dispatch(promotion_id=promotion.pk))
     return promotion
 
@@ -249,6 +319,7 @@ def promotion_cancel(*, promotion: Promotion, actor: Who, reason: str = "") -> N
     if not transition(promotion, Promotion.State.CANCELLED, expect=cancellable, actor=actor.name, message=message):
         promotion.refresh_from_db()
         raise PromotionError(f"promotion #{promotion.pk} moved on to {promotion.state} meanwhile")
+    promotion_branch_delete(promotion=promotion)
 
 
 @dataclass
@@ -256,6 +327,7 @@ class Preview:
     plan: Planned
     edits: list[Edit]
     commit: str
+    path_problem: str = ""  # off the stage graph's edges: shown to an admin, who may override it
 
     @property
     def diff(self) -> str:
@@ -263,14 +335,24 @@ class Preview:
 
 
 def promotion_preview(
-    *, catalog: Catalog, applications: Sequence[str], from_stage: str, to_stage: str, version: str | None = None
+    *,
+    catalog: Catalog,
+    applications: Sequence[str],
+    from_stage: str,
+    to_stage: str,
+    version: str | None = None,
+    actor: Who | None = None,
 ) -> Preview:
-    """The exact change a request would propose, computed on the branch's current head."""
+    """The exact change a request would propose, computed on the branch's current head;
+    PromotionError for a path off the graph's edges, unless `actor` is an admin who may override."""
     from promotions.workflow.execute import edits_at
 
     plan = promotion_plan(
         catalog=catalog, applications=applications, from_stage=from_stage, to_stage=to_stage, version=version
     )
+    path_problem = path_refusal(catalog, from_stage, to_stage)
+    if path_problem and not (actor and actor.admin):
+        raise PromotionError(path_problem + "; an admin may override")
     from promotions.catalogue.connect import git_repository
 
     git = git_repository(catalog.repository(plan.repository))
@@ -278,4 +360,4 @@ def promotion_preview(
         head = git.sync()
     except PortalError as exc:
         raise PromotionError(str(exc)) from None
-    return Preview(plan, edits_at(git, head, catalog, to_stage, plan.items), head)
+    return Preview(plan, edits_at(git, head, catalog, to_stage, plan.items), head, path_problem)
