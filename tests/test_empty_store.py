@@ -70,11 +70,17 @@ def worker_reads_git_in(seconds: float) -> threading.Thread:
 
 
 def queued_reads() -> int:
-    """Matrix reads waiting in the (filesystem) broker's queue for a worker."""
+    """Matrix reads waiting in the broker's queue for a worker (Redis in CI, else the filesystem broker)."""
     from gitops_portal.celery import app
 
+    task = "promotions.tasks.matrix_refresh_task"
+    if app.conf.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        messages = redis.Redis.from_url(app.conf.broker_url).lrange("celery", 0, -1)
+        return sum(task.encode() in message for message in messages)
     folder = Path(app.conf.broker_transport_options["data_folder_out"])
-    return sum("promotions.tasks.matrix_refresh_task" in path.read_text() for path in folder.glob("*.msg"))
+    return sum(task in path.read_text() for path in folder.glob("*.msg"))
 
 
 # -- command lines read Git first ------------------------------------------------------------
