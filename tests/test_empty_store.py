@@ -1,6 +1,7 @@
-"""A fresh server, before any refresh has stored a snapshot: nothing answers as if the repository
-were empty. Command lines read Git first (one read at a time per repository); web requests wait a
-few seconds for a worker's read, else 503 "not read yet, retry in N s" with Retry-After."""
+"""A fresh server, before any refresh has stored a snapshot (or one nobody has refreshed for several
+intervals): nothing answers as if the repository were empty, or from what was true an hour ago.
+Command lines read Git first (one read at a time per repository); web requests wait a few seconds
+for a worker's read, else 503 "not read yet, retry in N s" with Retry-After."""
 
 import io
 import json
@@ -290,3 +291,40 @@ def test_a_real_worker_reads_git_while_the_api_request_waits(fresh, alice, worke
         "staging": "1.0.0",
         "production": "1.0.0",
     }
+
+
+# -- a store nobody has refreshed for a long time counts as not read -------------------------------
+
+
+def abandoned(path) -> None:
+    """The repository was read once, then no worker or beat tried again for an hour."""
+    matrix_refresh(catalog=catalog_load(path))
+    RepositoryState.objects.update(checked_at=at(0))
+
+
+def test_the_api_does_not_answer_from_a_store_nobody_refreshes(fresh, alice, quick):
+    abandoned(fresh)
+    response = api(alice).get("/api/v1/matrix")
+    assert response.status_code == 503
+    assert response.json()["error"]["message"].startswith(
+        "repository platform: not read yet, retry in 10 s (last read "
+    )
+    assert response.json()["error"]["message"].endswith("min ago and not tried since: is a worker running?)")
+    matrix_refresh_task()  # a worker is back
+    assert api(alice).get("/api/v1/matrix").status_code == 200
+
+
+def test_a_command_line_reads_git_again_when_the_store_was_abandoned(fresh, repo):
+    abandoned(fresh)
+    repo.commit({"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.2.0")}, "a newer build")
+    out = io.StringIO()
+    call_command("promote", "web", "--from", "dev", "--to", "staging", "--json", stdout=out)
+    assert json.loads(out.getvalue())["applications"][0]["to"] == "1.2.0"  # what Git says now, not the old cells
+
+
+def test_a_store_whose_last_fetch_failed_recently_is_still_answered_from(fresh, alice, quick):
+    matrix_refresh(catalog=catalog_load(fresh))
+    RepositoryState.objects.update(error="cannot reach the server (connection refused)")  # tried, failed, just now
+    document = api(alice).get("/api/v1/matrix").json()
+    assert document["repositories"][0]["error"] == "cannot reach the server (connection refused)"
+    assert [a["name"] for a in document["applications"]] == ["api", "web"]

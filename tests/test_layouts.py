@@ -587,3 +587,14 @@ def test_a_remote_base_is_not_followed(repo, write_catalog, db):
         "env/test/kustomization.yaml: expected images[name=ghcr.io/acme/guestbook].newTag, "
         "but the file has no 'images' list"
     )
+
+
+def test_the_preview_of_a_promotion_into_an_inheriting_overlay_names_the_overlay(overlays, repo):
+    from promotions.workflow.request import promotion_preview
+
+    catalog = catalog_load(overlays)
+    matrix_refresh(catalog=catalog)
+    preview = promotion_preview(catalog=catalog, applications=["guestbook"], from_stage="test", to_stage="staging")
+    assert [item.path for item in preview.plan.items] == ["env/staging/kustomization.yaml"]
+    assert "+++ b/env/staging/kustomization.yaml" in preview.diff
+    assert "base/kustomization.yaml" not in preview.diff

@@ -154,7 +154,10 @@ def _item(
     stage_file = spec.files.get(target) if spec else None
     if stage_file is not None and (problem := version_problem(stage_file.locator, wanted)):
         raise PromotionError(f"{name} in {target}: {problem}")
-    return PromotionItem(application=name, path=goal.path, from_version=goal.version or "", to_version=wanted)
+    # The stage's own file: where a layered or inherited version is read from another file, the
+    # promotion still writes here (and the preview says so).
+    own = stage_file.path if stage_file is not None else goal.path
+    return PromotionItem(application=name, path=own, from_version=goal.version or "", to_version=wanted)
 
 
 def _check_known(catalog: Catalog, name: str, repository: str, stage: str, version: str) -> None:

@@ -1,9 +1,12 @@
-"""Never answer from an empty store.
+"""Never answer from an empty (or abandoned) store.
 
 The pages, the API, chat and the promotion services answer from what the refreshes stored
 (`RepositoryState`, `StageVersion`). On a fresh server, before the first refresh, that store is
 empty and every answer would be wrong in a plausible way: no applications, "unknown application".
-So whoever needs the store first makes sure every repository of the catalogue was read once:
+The same holds when nothing has even tried to read Git for several refresh intervals (no worker or
+no beat runs): the store says what was true then. So whoever needs the store first makes sure every
+repository of the catalogue was read, and tried recently (a fetch that failed recently counts: its
+error is shown with the last good cells):
 
 - where waiting is fine (a command line, a worker): `store_read` reads the unread repositories here
   and now, one read at a time per repository (a lock of its own: whoever holds it reads, the
@@ -20,8 +23,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import TransientError
@@ -51,11 +57,23 @@ class NotReadYet(TransientError):
         super().__init__(f"repository {names}: not read yet, retry in {retry_after} s{detail}")
 
 
+def stale_after() -> timedelta:
+    """How long after the last attempt to read Git the store no longer counts (three refresh
+    intervals, at least three minutes: a late beat is not an abandoned store)."""
+    return timedelta(seconds=max(3 * settings.GITOPS_PORTAL_GIT_REFRESH_SECONDS, 180))
+
+
 def store_unread(*, catalog: Catalog, repositories: Collection[str] | None = None) -> list[str]:
-    """The catalogue's repositories (or those of `repositories`) with no snapshot stored: never
-    read, or every read so far failed."""
+    """The catalogue's repositories (or those of `repositories`) that cannot be answered from: no
+    snapshot stored (never read, or every read so far failed), or no read even tried for longer
+    than `stale_after()`."""
     names = [r.name for r in catalog.repositories if repositories is None or r.name in repositories]
-    read = set(RepositoryState.objects.filter(name__in=names, read_at__isnull=False).values_list("name", flat=True))
+    recent = timezone.now() - stale_after()
+    read = set(
+        RepositoryState.objects.filter(name__in=names, read_at__isnull=False, checked_at__gte=recent).values_list(
+            "name", flat=True
+        )
+    )
     return [name for name in names if name not in read]
 
 
@@ -100,6 +118,13 @@ def _raise_if_unread(catalog: Catalog, problem: str | None) -> None:
     unread = store_unread(catalog=catalog)
     if not unread:
         return
-    errors = dict(RepositoryState.objects.filter(name__in=unread).exclude(error="").values_list("name", "error"))
-    why = problem or "; ".join(f"the last read failed: {errors[name]}" for name in unread if name in errors)
-    raise NotReadYet(unread, why=why)
+    states = {s.name: s for s in RepositoryState.objects.filter(name__in=unread)}
+    reasons = []
+    for name in unread:
+        state = states.get(name)
+        if state is not None and state.error:
+            reasons.append(f"the last read failed: {state.error}")
+        elif state is not None and state.read_at is not None and state.checked_at is not None:
+            minutes = int((timezone.now() - state.checked_at).total_seconds() // 60)
+            reasons.append(f"last read {minutes} min ago and not tried since: is a worker running?")
+    raise NotReadYet(unread, why=problem or "; ".join(reasons))
