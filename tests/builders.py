@@ -94,3 +94,14 @@ def bind_clusters(catalogue: Path, kubeconfig: Path, stages: tuple[str, ...]) ->
         binding = f'cluster: {{kubeconfig: "{kubeconfig}", context: {stage}, namespace: "{{app}}", timeout: 1}}, '
         text = text.replace(f"{{name: {stage}, promotion:", f"{{name: {stage}, {binding}promotion:")
     return text.replace("{mode: commit}}", "{mode: commit, soak_seconds: 0}}")
+
+
+def pipeline_files() -> dict[str, str]:
+    """The pipeline's stage files: web and api at 1.1.0 / 2.1.0 in dev, 1.0.0 / 2.0.0 in staging
+    and production."""
+    files = {}
+    for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
+        files[f"dev/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", new)
+        for stage in ("staging", "production"):
+            files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", old)
+    return files

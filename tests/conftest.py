@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 
 from sandbox.gitrepo import RepoBuilder
-from tests.builders import BOB, PIPELINE, at, kustomization, portal_user
+from tests.builders import BOB, PIPELINE, at, pipeline_files, portal_user
 
 
 @pytest.fixture(autouse=True)
@@ -68,12 +68,7 @@ def pipeline(repo, write_catalog, db):  # type: ignore[no-untyped-def]
     from promotions.catalogue.loader import catalog_load
     from promotions.matrix.refresh import matrix_refresh
 
-    files = {}
-    for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
-        files[f"dev/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", new)
-        for stage in ("staging", "production"):
-            files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", old)
-    repo.commit(files, "Bootstrap", author=BOB, date=at(0))
+    repo.commit(pipeline_files(), "Bootstrap", author=BOB, date=at(0))
     path = write_catalog(PIPELINE, url=repo.url)
     matrix_refresh(catalog=catalog_load(path))
     return path

@@ -25,7 +25,7 @@ from promotions.workflow.request import promotion_request
 from promotions.workflow.store import READ_LOCK, NotReadYet, store_read
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
-from tests.builders import BOB, PIPELINE, at, bind_clusters, kustomization
+from tests.builders import BOB, PIPELINE, at, bind_clusters, kustomization, pipeline_files
 from tests.test_hooks import SLACK, command
 from tests.test_workers import broker, redis_server, workers  # noqa: F401 - fixtures
 
@@ -36,12 +36,7 @@ NOT_READ = "repository platform: not read yet, retry in 10 s (a worker is readin
 def fresh(repo, write_catalog, db, settings):
     """The pipeline's repository and catalogue (web and api in dev, staging and production) on a
     server that has never read it: no RepositoryState, no cells."""
-    files = {}
-    for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
-        files[f"dev/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", new)
-        for stage in ("staging", "production"):
-            files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", old)
-    repo.commit(files, "Bootstrap", author=BOB, date=at(0))
+    repo.commit(pipeline_files(), "Bootstrap", author=BOB, date=at(0))
     settings.SLACK_SIGNING_SECRET = SLACK
     return write_catalog(PIPELINE, url=repo.url)
 
