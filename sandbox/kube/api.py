@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
@@ -19,7 +19,7 @@ from sandbox.kube import discovery, lists, watch
 from sandbox.kube.errors import KubeError, bad_request, method_not_allowed, no_such_path, not_found, unauthorized
 from sandbox.kube.faults import FaultBook
 from sandbox.kube.rbac import authorize
-from sandbox.kube.resources import Resource, by_path
+from sandbox.kube.resources import BUILTIN_GROUPS, Resource, by_path
 from sandbox.kube.store import Store
 
 CLUSTER_PATH = re.compile(r"/clusters/(?P<cluster>[^/?]+)(?P<rest>/.*)?")
@@ -118,8 +118,10 @@ class Api:
 
     def _serve(self, cluster: str, method: str, path: str, params: dict[str, str], host: str) -> Reply | Stream:
         segments = [unquote(segment) for segment in path.split("/") if segment]
-        document = discovery.answer(segments, host)
-        target = resolve(segments) if document is None else None
+        with self.store.lock:
+            installed = frozenset(self.store.cluster(cluster).groups)
+        document = discovery.answer(segments, host, installed)
+        target = resolve(segments, installed) if document is None else None
         if method != "GET":
             raise method_not_allowed()
         if target is None:
@@ -151,8 +153,9 @@ class Api:
         return obj
 
 
-def resolve(segments: list[str]) -> Target:
-    """The resource, namespace and name a path names; 404 `Status` when the server serves no such path."""
+def resolve(segments: list[str], installed: Collection[str] = ()) -> Target:
+    """The resource, namespace and name a path names; 404 `Status` when the server serves no such path
+    (a custom resource whose group is not in `installed` included: its CRD does not exist)."""
     if segments[:1] == ["api"] and len(segments) >= 3:
         group, version, rest = "", segments[1], segments[2:]
     elif segments[:1] == ["apis"] and len(segments) >= 4:
@@ -165,6 +168,8 @@ def resolve(segments: list[str]) -> Target:
     if len(rest) >= 3 and rest[0] == "namespaces":
         namespace, rest = rest[1], rest[2:]
     resource = by_path(group, version, rest[0]) if rest else None
+    if resource is not None and resource.group not in BUILTIN_GROUPS and resource.group not in installed:
+        raise no_such_path()
     if resource is None or len(rest) > 3 or (len(rest) == 3 and rest[2] != "status"):
         raise no_such_path()
     if (namespace is not None) != resource.namespaced and not (resource.namespaced and len(rest) == 1):

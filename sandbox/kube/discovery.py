@@ -1,4 +1,6 @@
-"""Discovery and version endpoints: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/apps`, `/apis/apps/v1`.
+"""Discovery and version endpoints: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>`, `/apis/<group>/<version>`.
+
+The named groups are `apps` and the custom resource groups of Flux and Argo CD (see `resources.GROUPS`).
 
 Minimal but valid: enough for `VersionApi.get_code()`, `CoreApi.get_api_versions()`,
 `ApisApi.get_api_versions()` and `…Api.get_api_resources()` (and for kubectl's discovery).
@@ -6,9 +8,10 @@ Minimal but valid: enough for `VersionApi.get_code()`, `CoreApi.get_api_versions
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sandbox.kube.resources import GROUPS, in_group
+from sandbox.kube.resources import BUILTIN_GROUPS, GROUPS, in_group
 
 VERSION = {
     "major": "1",
@@ -28,24 +31,27 @@ VERSION = {
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")  # readable without credentials (system:public-info-viewer)
 
 
-def answer(segments: list[str], host: str) -> Any | None:
-    """The discovery document for a path (split into segments), or None when it is not a discovery path."""
+def answer(segments: list[str], host: str, installed: Collection[str] = ()) -> Any | None:
+    """The discovery document for a path (split into segments), or None when it is not a discovery path;
+    `installed` are the custom resource groups the cluster has CRDs for."""
+    served = {name: version for name, version in GROUPS.items() if name in BUILTIN_GROUPS or name in installed}
     path = "/" + "/".join(segments)
     if path in ("/healthz", "/livez", "/readyz"):
         return "ok"
     if path == "/version":
         return dict(VERSION)
     if path == "/":
-        return {"paths": ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", *PUBLIC_PATHS]}
+        groups = [path for name, version in served.items() for path in (f"/apis/{name}", f"/apis/{name}/{version}")]
+        return {"paths": ["/api", "/api/v1", "/apis", *groups, *PUBLIC_PATHS]}
     if path == "/api":
         return _api_versions(host)
     if path == "/api/v1":
         return _resource_list("", "v1")
     if path == "/apis":
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(name) for name in GROUPS]}
-    if len(segments) == 2 and segments[0] == "apis" and segments[1] in GROUPS:
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(name) for name in served]}
+    if len(segments) == 2 and segments[0] == "apis" and segments[1] in served:
         return {"kind": "APIGroup", "apiVersion": "v1", **_group(segments[1])}
-    if len(segments) == 3 and segments[0] == "apis" and GROUPS.get(segments[1]) == segments[2]:
+    if len(segments) == 3 and segments[0] == "apis" and served.get(segments[1]) == segments[2]:
         return _resource_list(segments[1], segments[2])
     return None
 

@@ -77,8 +77,26 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("replicasets", "ReplicaSet", "apps", "v1", True, ("rs",)),
     Resource("statefulsets", "StatefulSet", "apps", "v1", True, ("sts",)),
     Resource("daemonsets", "DaemonSet", "apps", "v1", True, ("ds",)),
+    # The custom resources of Flux and Argo CD, as their CRDs name them.
+    Resource("kustomizations", "Kustomization", "kustomize.toolkit.fluxcd.io", "v1", True, ("ks",)),
+    Resource("helmreleases", "HelmRelease", "helm.toolkit.fluxcd.io", "v2", True, ("hr",)),
+    Resource("gitrepositories", "GitRepository", "source.toolkit.fluxcd.io", "v1", True, ("gitrepo",)),
+    Resource("ocirepositories", "OCIRepository", "source.toolkit.fluxcd.io", "v1", True, ("ocirepo",)),
+    Resource("applications", "Application", "argoproj.io", "v1alpha1", True, ("app", "apps")),
 )
-GROUPS: dict[str, str] = {"apps": "v1"}  # named API groups and their one (preferred) version
+# Named API groups and their one (preferred) version; all but `apps` exist once their CRDs are installed.
+GROUPS: dict[str, str] = {
+    "apps": "v1",
+    "kustomize.toolkit.fluxcd.io": "v1",
+    "helm.toolkit.fluxcd.io": "v2",
+    "source.toolkit.fluxcd.io": "v1",
+    "argoproj.io": "v1alpha1",
+}
+BUILTIN_GROUPS = frozenset({"", "apps"})
+OPERATOR_GROUPS: dict[str, tuple[str, ...]] = {  # what installing each operator's CRDs adds
+    "flux": ("kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io", "source.toolkit.fluxcd.io"),
+    "argocd": ("argoproj.io",),
+}
 
 
 def by_path(group: str, version: str, plural: str) -> Resource | None:

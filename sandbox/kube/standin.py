@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.httpserver import Serving
-from sandbox.kube import builders, kubeconfig, rollout
+from sandbox.kube import builders, kubeconfig, operator_objects, rollout
 from sandbox.kube.api import Api, Call
 from sandbox.kube.faults import Fault, FaultBook
 from sandbox.kube.rbac import DEFAULT_USER, Policy
-from sandbox.kube.resources import lookup
+from sandbox.kube.resources import OPERATOR_GROUPS, lookup
 from sandbox.kube.server import KubeServer
 from sandbox.kube.store import Obj, Store
 
@@ -30,6 +30,12 @@ class KubeStandIn(Serving):
     deployment = staticmethod(builders.deployment)
     statefulset = staticmethod(builders.statefulset)
     daemonset = staticmethod(builders.daemonset)
+    # Flux and Argo CD objects with the status their controllers write (`apply` them).
+    kustomization = staticmethod(operator_objects.kustomization)
+    helm_release = staticmethod(operator_objects.helm_release)
+    git_repository = staticmethod(operator_objects.git_repository)
+    oci_repository = staticmethod(operator_objects.oci_repository)
+    application = staticmethod(operator_objects.application)
 
     def __init__(
         self,
@@ -87,6 +93,12 @@ class KubeStandIn(Serving):
         if not name or "/" in name:
             raise ValueError(f"invalid cluster name {name!r}")
         self.store.add_cluster(name)
+
+    def install(self, cluster: str, operator: str) -> None:
+        """Install the CRDs of `operator` ("flux" or "argocd") in `cluster`: their groups are served from now on."""
+        groups = OPERATOR_GROUPS[operator]
+        with self.store.lock:
+            self.store.cluster(cluster).groups.update(groups)
 
     @property
     def clusters(self) -> list[str]:

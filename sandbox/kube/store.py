@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.kube.rbac import Policy
-from sandbox.kube.resources import Resource, of_object
+from sandbox.kube.resources import BUILTIN_GROUPS, Resource, of_object
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (plural, namespace or "", name)
@@ -51,6 +51,7 @@ class Cluster:
     events: list[Event] = field(default_factory=list)
     compacted: int = FIRST_RESOURCE_VERSION  # events at or below this rv are no longer retained
     policy: Policy = field(default_factory=Policy)
+    groups: set[str] = field(default_factory=set)  # custom resource groups whose CRDs are installed
 
     def items(self, resource: Resource, namespace: str | None = None) -> list[Obj]:
         """Stored objects of one resource (in one namespace), in etcd key order."""
@@ -92,6 +93,8 @@ class Store:
             meta = new.setdefault("metadata", {})
             if not meta.get("name"):
                 raise ValueError(f"a {resource.kind} needs metadata.name")
+            if resource.group not in BUILTIN_GROUPS and resource.group not in cluster.groups:
+                raise ValueError(f"{cluster_name} has no CRD for {resource.qualified}: install its operator first")
             if resource.namespaced:
                 meta["namespace"] = meta.get("namespace") or "default"
                 self._ensure_namespace(cluster, meta["namespace"])
