@@ -1,6 +1,6 @@
 """Kubernetes, read-only, through the official client: the only module that imports it.
 
-A refresh lists each workload kind once per cluster (cluster-wide, narrowed by a label
+A refresh lists each workload kind (and each Flux or Argo CD kind) once per cluster (cluster-wide, narrowed by a label
 key) or, where the portal may only read some namespaces (the usual least-privilege
 RBAC), once per namespace. Responses are parsed as plain JSON (no model objects: fast
 at thousands of items). Every call has a timeout; failures become reasons in words.
@@ -28,6 +28,13 @@ KINDS = {  # kind -> (API group label, namespaced list method, cluster-wide list
     "ReplicaSet": ("replicasets", "list_namespaced_replica_set", "list_replica_set_for_all_namespaces", "apps"),
     "Pod": ("pods", "list_namespaced_pod", "list_pod_for_all_namespaces", "core"),
 }
+OPERATOR_KINDS = {  # kind -> (API group, version, plural, the operator it belongs to)
+    "Kustomization": ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations", "Flux"),
+    "HelmRelease": ("helm.toolkit.fluxcd.io", "v2", "helmreleases", "Flux"),
+    "GitRepository": ("source.toolkit.fluxcd.io", "v1", "gitrepositories", "Flux"),
+    "OCIRepository": ("source.toolkit.fluxcd.io", "v1", "ocirepositories", "Flux"),
+    "Application": ("argoproj.io", "v1alpha1", "applications", "Argo CD"),
+}
 # Where a cluster-wide list was refused, namespaced lists are used for a while without asking again.
 _FORBIDDEN_TTL = 600.0
 _forbidden: dict[tuple[str, str], float] = {}
@@ -51,6 +58,20 @@ class Listing:
     calls: int = 0
 
 
+@dataclass
+class OperatorListing:
+    """Flux and Argo CD objects read from a cluster, by kind, as plain dicts.
+
+    `missing` names the kinds the cluster has no CRD for ("Flux is not installed in this cluster"),
+    `unreadable` the namespaces the portal may not read.
+    """
+
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # kind -> reason
+    unreadable: dict[str, str] = field(default_factory=dict)  # namespace (or plural, cluster-wide) -> reason
+    calls: int = 0
+
+
 class KubeCluster:
     """One stage's cluster, as its kubeconfig context (or the in-cluster account) describes it."""
 
@@ -68,6 +89,53 @@ class KubeCluster:
         for kind in kinds:
             listing.objects[kind] = self._read_kind(kind, wanted, label_key, listing)
         return listing
+
+    def read_operators(self, *, kinds: Iterable[str], namespaces: Iterable[str] = ()) -> OperatorListing:
+        """List the operator `kinds` (see OPERATOR_KINDS) once each across the cluster, or in `namespaces`
+        where a cluster-wide list is forbidden (ClusterUnavailable if the cluster cannot be read)."""
+        listing = OperatorListing()
+        wanted = sorted(set(namespaces))
+        for kind in kinds:
+            try:
+                listing.objects[kind] = self._read_operator_kind(kind, wanted, listing)
+            except _NotInstalled:
+                listing.objects[kind] = []
+                listing.missing[kind] = f"{OPERATOR_KINDS[kind][3]} is not installed in this cluster"
+        return listing
+
+    def _read_operator_kind(self, kind: str, namespaces: list[str], listing: OperatorListing) -> list[dict[str, Any]]:
+        if not self._cluster_wide_forbidden(kind):
+            try:
+                listing.calls += 1
+                return self._list_custom(kind, None)
+            except _Forbidden:
+                with _forbidden_lock:
+                    _forbidden[(self._identity, kind)] = time.monotonic() + _FORBIDDEN_TTL
+        if not namespaces:  # nowhere else to look: say so rather than report nothing
+            plural = OPERATOR_KINDS[kind][2]
+            listing.unreadable[plural] = (
+                f"forbidden: the portal's service account cannot list {plural} across the cluster"
+            )
+            return []
+        found: list[dict[str, Any]] = []
+        for namespace in namespaces:
+            if namespace in listing.unreadable:
+                continue
+            try:
+                listing.calls += 1
+                found += self._list_custom(kind, namespace)
+            except _Forbidden as exc:
+                listing.unreadable[namespace] = str(exc)
+        return found
+
+    def _list_custom(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        group, version, plural, _ = OPERATOR_KINDS[kind]
+        api = self._api("custom")
+        kwargs: dict[str, Any] = {"_preload_content": False, "_request_timeout": (self.timeout, self.timeout)}
+        if namespace is None:
+            return self._call(plural, namespace, api.list_cluster_custom_object, group, version, plural, **kwargs)
+        return self._call(plural, namespace, api.list_namespaced_custom_object, group, version, namespace, plural,
+                          **kwargs)  # fmt: skip
 
     def _read_kind(
         self, kind: str, namespaces: list[str], label_key: str | None, listing: Listing
@@ -100,19 +168,23 @@ class KubeCluster:
         return f"{self.kubeconfig or '-'}#{self.context or '-'}"
 
     def _list(self, kind: str, namespace: str | None, label_key: str | None) -> list[dict[str, Any]]:
-        from kubernetes.client.exceptions import ApiException
-
         resource, namespaced, cluster_wide, group = KINDS[kind]
         api = self._api(group)
         kwargs: dict[str, Any] = {"_preload_content": False, "_request_timeout": (self.timeout, self.timeout)}
         if label_key:
             kwargs["label_selector"] = label_key
+        if namespace is None:
+            return self._call(resource, namespace, getattr(api, cluster_wide), **kwargs)
+        return self._call(resource, namespace, getattr(api, namespaced), namespace, **kwargs)
+
+    def _call(
+        self, resource: str, namespace: str | None, method: Any, *args: Any, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """One list call, its items as plain dicts; every failure in words."""
+        from kubernetes.client.exceptions import ApiException
+
         try:
-            if namespace is None:
-                response = getattr(api, cluster_wide)(**kwargs)
-            else:
-                response = getattr(api, namespaced)(namespace, **kwargs)
-            return list(json.loads(response.data).get("items") or [])
+            return list(json.loads(method(*args, **kwargs).data).get("items") or [])
         except ApiException as exc:
             raise self._api_error(exc, resource, namespace) from None
         except Exception as exc:  # urllib3: timeouts, refused connections, TLS
@@ -123,6 +195,8 @@ class KubeCluster:
 
         if self._client is None:
             self._client = self._new_client()
+        if group == "custom":
+            return client.CustomObjectsApi(self._client)
         return client.AppsV1Api(self._client) if group == "apps" else client.CoreV1Api(self._client)
 
     def _new_client(self) -> Any:
@@ -149,6 +223,8 @@ class KubeCluster:
         where = f"in namespace {namespace}" if namespace else "across the cluster"
         if not exc.status:  # the client wraps transport failures (TLS, …) as status 0
             return ClusterUnavailable(self._network_reason(Exception(" ".join(str(exc.reason).split()))))
+        if exc.status == 404 and resource in _CUSTOM_PLURALS:  # the group is not served: no CRD
+            return _NotInstalled(resource)
         if exc.status == 403:
             return _Forbidden(f"forbidden: the portal's service account cannot list {resource} {where}")
         if exc.status == 401:
@@ -172,6 +248,13 @@ class KubeCluster:
 
 class _Forbidden(Exception):
     pass
+
+
+class _NotInstalled(Exception):
+    pass
+
+
+_CUSTOM_PLURALS = {plural for _, _, plural, _ in OPERATOR_KINDS.values()}
 
 
 def _status_message(body: Any) -> str:
