@@ -19,8 +19,10 @@ from promotions.cluster.operators import (
     Revision,
     argo_applications_for,
     argo_state,
+    flux_helm_releases_for,
     flux_kustomizations_for,
     flux_state,
+    helm_chart,
     path_contains,
     repo_url_normalise,
     revision_parse,
@@ -350,3 +352,17 @@ def test_it_matches_a_multi_source_application_by_a_path_or_a_helm_value_file(ku
     for file in ("charts/web/values-production.yaml", "apps/production/web-extras/configmap.yaml"):
         assert named(argo_applications_for([app], file=file, repo_url=REPO, branch="main")) == ["web-production"]
     assert argo_applications_for([app], file="charts/web/values-staging.yaml", repo_url=REPO, branch="main") == []
+
+
+def test_it_matches_a_helm_release_by_the_release_it_installs_and_shows_range_and_resolved(kube: KubeStandIn) -> None:
+    podinfo = kube.helm_release("podinfo", "podinfo", chart="podinfo", version="6.5.*", installed="6.5.4")
+    targeted = kube.helm_release("web", "flux-system", chart="web", version=">=1.0.0 <2.0.0", installed="1.4.2")
+    targeted["spec"]["targetNamespace"] = "shop"
+    renamed = kube.helm_release("api", "flux-system", chart="api", version="2.x", installed="2.3.0")
+    renamed["spec"].update(targetNamespace="shop", releaseName="api")
+    releases = [podinfo, targeted, renamed]
+    assert named(flux_helm_releases_for(releases, namespace="podinfo", name="podinfo")) == ["podinfo"]
+    assert named(flux_helm_releases_for(releases, namespace="shop", name="shop-web")) == ["web"]
+    assert named(flux_helm_releases_for(releases, namespace="shop", name="api")) == ["api"]
+    assert flux_helm_releases_for(releases, namespace="flux-system", name="web") == []
+    assert helm_chart(targeted) == (">=1.0.0 <2.0.0", "1.4.2")

@@ -173,6 +173,22 @@ def flux_kustomizations_for(
     return matches
 
 
+def flux_helm_releases_for(releases: Iterable[Obj], *, namespace: str, name: str) -> list[Obj]:
+    """The HelmReleases that install Helm release `name` in `namespace` (an application's live selector).
+
+    As helm-controller names them: `spec.releaseName`, else `<targetNamespace>-<name>` with a
+    target namespace, else the object's own name; installed in `spec.targetNamespace` or its own.
+    """
+    return [release for release in releases if _helm_release_name(release) in ((namespace, name),)]
+
+
+def helm_chart(release: Obj) -> tuple[str, str]:
+    """(the chart version range the HelmRelease asks for, the chart version its newest release runs)."""
+    spec = ((release.get("spec") or {}).get("chart") or {}).get("spec") or {}
+    history = (release.get("status") or {}).get("history") or []
+    return str(spec.get("version") or "*"), str(history[0].get("chartVersion", "")) if history else ""
+
+
 def argo_applications_for(applications: Iterable[Obj], *, file: str, repo_url: str, branch: str) -> list[Obj]:
     """The Applications with a source of `repo_url` (at `branch` or HEAD) whose `path` contains `file`,
     or whose Helm `valueFiles` name it through a `$ref` source of that repository."""
@@ -192,6 +208,13 @@ def _argo_applies(app: Obj, file: str, repo: str, branch: str) -> bool:
             if ref.startswith("$") and ref[1:] in refs and path_normalise(rest) == path_normalise(file):
                 return True
     return False
+
+
+def _helm_release_name(release: Obj) -> tuple[str, str]:
+    meta, spec = release.get("metadata") or {}, release.get("spec") or {}
+    target = str(spec.get("targetNamespace") or "")
+    default = f"{target}-{meta.get('name', '')}" if target else str(meta.get("name", ""))
+    return target or str(meta.get("namespace", "")), str(spec.get("releaseName") or default)
 
 
 def _tracks(source: Obj, branch: str) -> bool:

@@ -130,7 +130,6 @@ def helm_release(
                 "interval": "10m",
             }
         },
-        "releaseName": name,
     }
     snapshot = {
         "name": name,
