@@ -366,3 +366,17 @@ def test_it_matches_a_helm_release_by_the_release_it_installs_and_shows_range_an
     assert named(flux_helm_releases_for(releases, namespace="shop", name="api")) == ["api"]
     assert flux_helm_releases_for(releases, namespace="flux-system", name="web") == []
     assert helm_chart(targeted) == (">=1.0.0 <2.0.0", "1.4.2")
+
+
+@pytest.mark.usefixtures("flux")
+def test_it_reads_each_kind_a_role_grants_even_where_another_kind_is_refused(
+    kube: KubeStandIn, kubeconfig: Path
+) -> None:
+    kube.allow("production", cluster_wide=False, namespaces=["flux-system"], resources=["kustomizations"])
+    listing = cluster(kubeconfig, "production").read_operators(
+        kinds=["HelmRelease", "Kustomization"], namespaces=["flux-system"]
+    )
+    assert (listing.objects["HelmRelease"], named(listing.objects["Kustomization"])) == ([], ["apps", "flux-system"])
+    assert listing.unreadable == {
+        "flux-system": "forbidden: the portal's service account cannot list helmreleases in namespace flux-system"
+    }

@@ -1,9 +1,11 @@
 """Kubernetes, read-only, through the official client: the only module that imports it.
 
-A refresh lists each workload kind (and each Flux or Argo CD kind) once per cluster (cluster-wide, narrowed by a label
-key) or, where the portal may only read some namespaces (the usual least-privilege
-RBAC), once per namespace. Responses are parsed as plain JSON (no model objects: fast
-at thousands of items). Every call has a timeout; failures become reasons in words.
+A refresh lists each workload kind, and each Flux or Argo CD kind, once per cluster
+(cluster-wide, workloads narrowed by a label key) or, where the portal may only read some
+namespaces (the usual least-privilege RBAC), once per namespace. Responses are parsed as
+plain JSON (no model objects: fast at thousands of items). Every call has a timeout;
+failures become reasons in words. A cluster without an operator's CRDs is not an error:
+`OperatorListing.missing` says "Flux is not installed in this cluster".
 """
 
 from __future__ import annotations
@@ -118,14 +120,12 @@ class KubeCluster:
             )
             return []
         found: list[dict[str, Any]] = []
-        for namespace in namespaces:
-            if namespace in listing.unreadable:
-                continue
+        for namespace in namespaces:  # a Role may grant one operator kind and not another: ask for each
             try:
                 listing.calls += 1
                 found += self._list_custom(kind, namespace)
             except _Forbidden as exc:
-                listing.unreadable[namespace] = str(exc)
+                listing.unreadable.setdefault(namespace, str(exc))
         return found
 
     def _list_custom(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
@@ -133,9 +133,9 @@ class KubeCluster:
         api = self._api("custom")
         kwargs: dict[str, Any] = {"_preload_content": False, "_request_timeout": (self.timeout, self.timeout)}
         if namespace is None:
-            return self._call(plural, namespace, api.list_cluster_custom_object, group, version, plural, **kwargs)
-        return self._call(plural, namespace, api.list_namespaced_custom_object, group, version, namespace, plural,
-                          **kwargs)  # fmt: skip
+            return self._call(plural, None, api.list_cluster_custom_object, group, version, plural, **kwargs)
+        method = api.list_namespaced_custom_object
+        return self._call(plural, namespace, method, group, version, namespace, plural, **kwargs)
 
     def _read_kind(
         self, kind: str, namespaces: list[str], label_key: str | None, listing: Listing
