@@ -380,3 +380,13 @@ def test_it_reads_each_kind_a_role_grants_even_where_another_kind_is_refused(
     assert listing.unreadable == {
         "flux-system": "forbidden: the portal's service account cannot list helmreleases in namespace flux-system"
     }
+
+
+def test_it_names_the_failed_upgrade_a_helm_release_is_retrying(kube: KubeStandIn) -> None:
+    release = kube.helm_release("kyverno", "kyverno", chart="kyverno", version="3.6.*", installed="3.6.2", ready=None)
+    failure = "Helm upgrade failed for release kyverno/kyverno with chart kyverno@3.6.3: context deadline exceeded"
+    release["status"]["conditions"].append(
+        {"type": "Released", "status": "False", "reason": "UpgradeFailed", "message": failure}
+    )
+    state = flux_state("HelmRelease", release)
+    assert (state.revision, state.ready, state.reason, state.message) == ("3.6.2", None, "UpgradeFailed", failure)

@@ -80,8 +80,10 @@ def flux_state(kind: str, obj: Obj) -> OperatorState:
         verdict, cause = False, stalled
     elif ready is not None and ready.get("status") in ("True", "False"):
         verdict, cause = ready.get("status") == "True", ready
-    else:
-        verdict, cause = None, reconciling or ready or {}
+    else:  # still reconciling; a HelmRelease retrying after a failed upgrade says why in `Released`
+        released = conditions.get("Released")
+        failed = released if released is not None and released.get("status") == "False" else None
+        verdict, cause = None, failed or reconciling or ready or {}
     meta = obj.get("metadata") or {}
     return OperatorState(
         kind, str(meta.get("name", "")), str(meta.get("namespace", "")), _flux_revision(kind, status),
