@@ -7,6 +7,8 @@ contexts point at `http://127.0.0.1:<port>/clusters/<name>`), never mocked:
     kube.add_cluster("production")
     kube.write_kubeconfig(tmp_path / "kubeconfig")
     kube.deploy("production", kube.deployment("web", "shop", "ghcr.io/acme/web:1.0"))
+    kube.install("production", "flux")  # Flux's CRDs: its groups are served from now on
+    kube.apply("production", kube.kustomization("apps", path="./apps/production", revision="main@sha1:…"))
     ...
     kube.stop()
 

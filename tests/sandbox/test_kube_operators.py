@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client import ApiClient, ApiException, CustomObjectsApi
 
 from sandbox.kube import KubeStandIn
@@ -190,3 +190,22 @@ def test_it_serves_an_oci_repository_revision_by_digest(kube: KubeStandIn, conne
     api = custom(connect("production"))
     found = api.list_cluster_custom_object("source.toolkit.fluxcd.io", "v1", "ocirepositories")
     assert found["items"][0]["status"]["artifact"]["revision"] == f"latest@{digest}"
+
+
+def test_it_streams_a_kustomizations_status_changes_to_a_watch(
+    kube: KubeStandIn, connect: Callable[[str], ApiClient]
+) -> None:
+    kube.apply("production", kube.kustomization("apps", path="./apps/production", revision=f"main@sha1:{SHA}"))
+    api = custom(connect("production"))
+    listed = api.list_namespaced_custom_object(FLUX[0], FLUX[1], "flux-system", FLUX[2])
+    failed = kube.kustomization(
+        "apps", path="./apps/production", revision="main@sha1:" + "e" * 40, applied=f"main@sha1:{SHA}",
+        ready=False, reason="BuildFailed", message="kustomize build failed",
+    )  # fmt: skip
+    kube.apply("production", failed)
+    stream = watch.Watch().stream(
+        api.list_namespaced_custom_object, FLUX[0], FLUX[1], "flux-system", FLUX[2],
+        resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=1,
+    )  # fmt: skip
+    events = [(event["type"], ready(event["object"])["reason"]) for event in stream]
+    assert events == [("MODIFIED", "BuildFailed")]
