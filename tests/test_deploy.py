@@ -33,3 +33,21 @@ def test_the_rbac_manifests_are_valid_and_read_only():
             kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
             for rule in document.get("rules", []):
                 assert set(rule["verbs"]) <= {"get", "list", "watch"}, path
+
+
+def test_it_grants_read_access_to_every_kind_the_cluster_client_lists():
+    import yaml
+
+    from promotions.cluster.client import KINDS, OPERATOR_KINDS
+
+    wanted = {(group, plural) for group, _version, plural, _operator in OPERATOR_KINDS.values()}
+    wanted |= {("apps" if api == "apps" else "", plural) for plural, _ns, _all, api in KINDS.values()}
+    for path in sorted((ROOT / "deploy" / "rbac").glob("*.yaml")):
+        granted = {
+            (group, resource)
+            for document in yaml.safe_load_all(path.read_text())
+            for rule in (document.get("rules") or [])
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+        }
+        assert wanted <= granted, (path.name, sorted(wanted - granted))
