@@ -8,12 +8,15 @@ at import time; those that need Django models (users, `acting`) import what they
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 
 from sandbox.gitrepo import Author
+from sandbox.kube import KubeStandIn
 
 # Commit authors of the test repositories: Alice the developer, Bob the release manager.
 ALICE = Author("Alice Martin", "alice@acme.example")
@@ -105,3 +108,13 @@ def pipeline_files() -> dict[str, str]:
         for stage in ("staging", "production"):
             files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", old)
     return files
+
+
+@contextmanager
+def operator_clusters() -> Iterator[KubeStandIn]:
+    """The Kubernetes stand-in with dev, staging and production: Flux installed in production,
+    Argo CD in staging, neither in dev."""
+    with KubeStandIn(token="portal-token", clusters=("dev", "staging", "production")) as standin:
+        standin.install("production", "flux")
+        standin.install("staging", "argocd")
+        yield standin

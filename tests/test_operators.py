@@ -28,6 +28,7 @@ from promotions.cluster.operators import (
     revision_parse,
 )
 from sandbox.kube import KubeStandIn
+from tests.builders import operator_clusters
 
 CLUSTERS = ("dev", "staging", "production")
 REPO = "https://github.com/acme/gitops"
@@ -39,9 +40,7 @@ BUILD_FAILED = "kustomize build failed: accumulating resources: 'apps/production
 
 @pytest.fixture
 def kube() -> Iterator[KubeStandIn]:
-    with KubeStandIn(token="portal-token", clusters=CLUSTERS) as standin:
-        standin.install("production", "flux")
-        standin.install("staging", "argocd")
+    with operator_clusters() as standin:
         yield standin
 
 

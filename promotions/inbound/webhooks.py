@@ -44,11 +44,8 @@ def webhook_receive(*, event: str, delivery_id: str, signature: str, body: bytes
         return "pong"
     if not delivery_id:
         raise WebhookRefused(400, "missing X-GitHub-Delivery")
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(delivery_id=delivery_id, event=event, repository=repo.name,
-                                                      payload=payload)  # fmt: skip
-    except IntegrityError:
+    delivery = _stored_once(delivery_id=delivery_id, event=event, repository=repo.name, payload=payload)
+    if delivery is None:
         return "duplicate delivery ignored"
     transaction.on_commit(lambda: webhook_dispatch(delivery_pk=delivery.pk))
     return "accepted"
@@ -81,13 +78,17 @@ def delivery_first_time(*, system: str, key: str) -> bool:
     """Remember a request acted on at once (a chat command) by a key its signature covers; False
     when the same request was seen before: a replay, to be ignored."""
     delivery_id = f"{system}:{hashlib.sha256(key.encode()).hexdigest()}"
+    stored = _stored_once(delivery_id=delivery_id, event=f"{system}.command", payload={}, processed_at=timezone.now())
+    return stored is not None
+
+
+def _stored_once(**fields: Any) -> WebhookDelivery | None:
+    """Record a delivery under its id; None when that id was recorded before (a redelivery or a replay)."""
     try:
         with transaction.atomic():
-            WebhookDelivery.objects.create(delivery_id=delivery_id, event=f"{system}.command", payload={},
-                                           processed_at=timezone.now())  # fmt: skip
+            return WebhookDelivery.objects.create(**fields)
     except IntegrityError:
-        return False
-    return True
+        return None
 
 
 def webhook_dispatch(*, delivery_pk: int) -> None:

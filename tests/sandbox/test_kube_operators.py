@@ -18,6 +18,7 @@ from kubernetes import client, config, watch
 from kubernetes.client import ApiClient, ApiException, CustomObjectsApi
 
 from sandbox.kube import KubeStandIn
+from tests.builders import operator_clusters
 
 CLUSTERS = ("dev", "staging", "production")
 REPO = "https://github.com/acme/gitops.git"
@@ -27,9 +28,7 @@ FLUX = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 
 @pytest.fixture
 def kube() -> Iterator[KubeStandIn]:
-    with KubeStandIn(token="portal-token", clusters=CLUSTERS) as standin:
-        standin.install("production", "flux")
-        standin.install("staging", "argocd")
+    with operator_clusters() as standin:
         yield standin
 
 
