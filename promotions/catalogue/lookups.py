@@ -27,7 +27,7 @@ from promotions.cluster.labels import (
     is_namespace_name,
     parse_selector,
 )
-from promotions.cluster.target import LiveTarget
+from promotions.cluster.target import LiveTarget, OperatorRef
 from promotions.errors import ConfigError
 from promotions.gitops.yaml.locators import Locator
 
@@ -264,7 +264,9 @@ def _live_target(app: str, live: LiveSelector | None) -> LiveTarget:
         selector = f"app.kubernetes.io/name={app}"
     container = fill(live.container) if live and live.container else app
     namespace = fill(live.namespace) if live else None
-    return LiveTarget(selector, live.kind if live else None, name, container or app, namespace, default)
+    named = live.operator if live else None
+    operator = OperatorRef(named.kind, fill(named.name) or "", fill(named.namespace)) if named else None
+    return LiveTarget(selector, live.kind if live else None, name, container or app, namespace, default, operator)
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:

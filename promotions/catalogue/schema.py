@@ -162,12 +162,50 @@ class PromotionPolicy(Model):
         return self.approvals
 
 
+class ReceiverConfig(Model):
+    """Where to ask the stage's operator to sync now (a Flux `Receiver` or Argo CD's `/api/webhook`):
+    the URL and the shared secret come from environment variables, never from the catalogue."""
+
+    url_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+
+
+OPERATOR_NAMESPACES = {"flux": "flux-system", "argocd": "argocd"}
+OPERATOR_TITLES = {"flux": "Flux", "argocd": "Argo CD"}
+
+
+class OperatorConfig(Model):
+    """The GitOps operator that applies the stage's files: read (never written) from the stage's
+    cluster; `namespace` is where its objects live (flux-system, argocd by default)."""
+
+    kind: Literal["flux", "argocd"]
+    namespace: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)] | None = (
+        None
+    )
+    receiver: ReceiverConfig | None = None
+
+    @property
+    def objects_namespace(self) -> str:
+        return self.namespace or OPERATOR_NAMESPACES[self.kind]
+
+    @property
+    def title(self) -> str:
+        return OPERATOR_TITLES[self.kind]
+
+
 class StageConfig(Model):
     name: Name
     # The stages it takes releases from; unset: the stage before it in the list (none for the first).
     upstream: list[Name] | None = None
     cluster: ClusterConfig | None = None
+    operator: OperatorConfig | None = None
     promotion: PromotionPolicy = PromotionPolicy()
+
+    @model_validator(mode="after")
+    def _operator_needs_cluster(self) -> StageConfig:
+        if self.operator is not None and self.cluster is None:
+            raise ValueError("an 'operator' is read from the stage's cluster: give the stage a 'cluster' block too")
+        return self
 
 
 class KustomizeImage(Model):
@@ -256,6 +294,19 @@ def _check_selector(value: str | None) -> str | None:
     return value
 
 
+class OperatorObject(Model):
+    """The Flux or Argo CD object that applies the application in a stage, named where matching by
+    path is ambiguous: a Kustomization or Application (it applies the file), or a HelmRelease (it
+    installs the release). `name` and `namespace` are templates ({app}, {stage}); the namespace
+    defaults to the stage operator's."""
+
+    kind: Literal["Kustomization", "HelmRelease", "Application"]
+    name: Template
+    namespace: Template | None = None
+
+    _name = field_validator("name", "namespace")(check_template)
+
+
 class LiveSelector(Model):
     """How to find the application in its stage's cluster: a label selector, or a workload
     kind and name (default: the label app.kubernetes.io/name={app}); `container` picks the
@@ -266,6 +317,7 @@ class LiveSelector(Model):
     name: Template | None = None
     container: Template | None = None
     namespace: Template | None = None  # overrides the stage's cluster.namespace for this application
+    operator: OperatorObject | None = None  # the operator's object for it, where matching by path is ambiguous
 
     _selector = field_validator("selector")(_check_selector)
     _name = field_validator("name", "container", "namespace")(check_template)

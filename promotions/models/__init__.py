@@ -3,7 +3,7 @@ these tables hold the last read of them so pages never wait on Git. One module p
 
 from promotions.models.audit import AuditEvent, AuditQuerySet
 from promotions.models.hooks import WebhookDelivery
-from promotions.models.live import LiveState
+from promotions.models.live import LiveState, SourceStatus
 from promotions.models.notification import NotificationDelivery
 from promotions.models.promotion import Pin, Promotion, PromotionItem
 from promotions.models.repository import RepositoryState, StageVersion
@@ -22,6 +22,7 @@ __all__ = [
     "Promotion",
     "PromotionItem",
     "RepositoryState",
+    "SourceStatus",
     "StageVersion",
     "WebhookDelivery",
 ]

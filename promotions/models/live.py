@@ -32,6 +32,13 @@ class LiveState(models.Model):
     desired = models.PositiveIntegerField(null=True, blank=True)
     reason = models.TextField(blank=True)
     observed_at = models.DateTimeField()
+    operator = models.JSONField(
+        default=dict, blank=True,
+        help_text="what the stage's Flux or Argo CD says about the object applying this cell ({} without one)",
+    )  # fmt: skip
+    drift_since = models.DateTimeField(
+        null=True, blank=True, help_text="since when declared, applied and running disagree; null while they agree"
+    )
 
     class Meta:
         ordering = ["application", "stage"]
@@ -39,3 +46,28 @@ class LiveState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application}/{self.stage}: {self.health} {self.sync}"
+
+
+class SourceStatus(models.Model):
+    """Whether the portal could read one of its sources (a repository's Git host, a stage's cluster
+    API, a stage's operator) at its last attempt, and since when that has been so: one series per
+    source for monitoring, so an outage is one alert, not one per application."""
+
+    class Kind(models.TextChoices):
+        GIT = "git"
+        CLUSTER = "cluster"
+        OPERATOR = "operator"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name = models.CharField(max_length=100, help_text="the repository or stage")
+    up = models.BooleanField()
+    reason = models.TextField(blank=True)
+    checked_at = models.DateTimeField()
+    since = models.DateTimeField(help_text="when `up` last changed")
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="source_status_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}: {'up' if self.up else 'down'}"

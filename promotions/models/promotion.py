@@ -71,7 +71,13 @@ class Promotion(models.Model):
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     landed_at = models.DateTimeField(null=True, blank=True, help_text="committed or merged into the branch")
     checks = models.JSONField(default=dict, blank=True, help_text="CI checks on the pull request: {state, description}")
+    applied_at = models.DateTimeField(
+        null=True, blank=True, help_text="the stage's operator applied a revision containing the change"
+    )
     deployed_at = models.DateTimeField(null=True, blank=True, help_text="the cluster first ran the new version")
+    failure_cause = models.CharField(
+        max_length=20, blank=True, help_text="what a failed promotion failed on: operator, rollout, deadline, git, …"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
