@@ -21,6 +21,35 @@ class Error(serializers.Serializer):
     error = ErrorDetail()
 
 
+class HelmRelease(serializers.Serializer):
+    name = serializers.CharField()
+    namespace = serializers.CharField()
+    chart = serializers.CharField(help_text="the chart version range the HelmRelease asks for")
+    resolved = serializers.CharField(help_text="the chart version its newest release runs")
+    ready = serializers.BooleanField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True)
+
+
+class Operator(serializers.Serializer):
+    operator = serializers.ChoiceField(["Flux", "Argo CD"])
+    kind = serializers.CharField(allow_blank=True, help_text="Kustomization or Application; empty when none applies")
+    name = serializers.CharField(allow_blank=True)
+    namespace = serializers.CharField(allow_blank=True)
+    revision = serializers.CharField(allow_blank=True, help_text="the Git commit the operator last applied")
+    attempted = serializers.CharField(allow_blank=True, help_text="the Git commit it last tried")
+    ready = serializers.BooleanField(allow_null=True, help_text="null while reconciling")
+    reason = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True, help_text="the operator's own message, on one line")
+    observed_at = serializers.DateTimeField()
+    change = serializers.CharField(allow_blank=True, help_text="the commit that last changed the cell")
+    verdict = serializers.ChoiceField(["applied", "pending", "failed", "unknown"])
+    summary = serializers.CharField(
+        help_text='"applied", "not yet applied: Flux has abc1234, the change is def5678", "failed: <message>", …'
+    )
+    helm = HelmRelease(required=False, help_text="the HelmRelease installing the application, if any")
+
+
 class Live(serializers.Serializer):
     version = serializers.CharField(allow_null=True)
     versions = serializers.ListField(child=serializers.CharField())
@@ -31,6 +60,7 @@ class Live(serializers.Serializer):
     reason = serializers.CharField(allow_null=True, allow_blank=True)
     observed_at = serializers.DateTimeField(allow_null=True)
     stale = serializers.BooleanField(help_text="observed too long ago to be taken as what runs now")
+    operator = Operator(allow_null=True, help_text="what the stage's GitOps operator says; null without one")
 
 
 class Cell(serializers.Serializer):

@@ -30,6 +30,9 @@ class Declared:
     version: str | None
     comparable: bool = True  # False when Git's version is not an image tag (a chart version)
     problem: str = ""  # why it cannot be looked for (a bad name or selector): its cell's reason
+    path: str = ""  # the file Git declares it in, the commit that last changed it, and its repository:
+    change: str = ""  # what the stage's operator must have applied
+    repository: str = ""
 
 
 def stale_after(refresh_seconds: int) -> timedelta:

@@ -257,6 +257,16 @@ class GitRepository:
                          check=False, label=self._label)  # fmt: skip
         return result.status == 0
 
+    def commits_missing(self, head: str, revision: str) -> frozenset[str] | None:
+        """The commits in `head`'s history that `revision` does not have (`rev-list head ^revision`):
+        a change made at or before `head` is in `revision` exactly when it is not among them. None
+        when either commit is unknown to the clone (an operator ahead of the last fetch)."""
+        result = git_run(("rev-list", head, f"^{revision}", "--"), git_dir=self.path, timeout=self.timeout,
+                         check=False, label=self._label)  # fmt: skip
+        if result.status != 0:
+            return None
+        return frozenset(result.stdout.decode().split())
+
     def tree(self, commit: str) -> dict[str, str]:
         """Every file at `commit`: path -> blob sha."""
         return {path: sha for path, (_mode, sha) in self.entries(commit).items()}

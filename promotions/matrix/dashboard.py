@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -32,6 +33,33 @@ class DashboardCell:
     live_age: str = ""
     relation: str | None = None  # same, behind, ahead, diverged, unknown; None: nothing to compare with
     compared: tuple[str, ...] = ()  # the upstream stage(s) it was compared with
+
+    @property
+    def operator(self) -> dict[str, Any]:
+        """What the stage's Flux or Argo CD says (see `operator_line`), {} without one or while stale."""
+        return {} if self.live is None or self.live_stale else self.live.operator or {}
+
+    @property
+    def operator_line(self) -> str:
+        """The operator's verdict in a few words: "Flux: applied", "Flux: not yet applied (has abc1234)",
+        "Flux failed: BuildFailed: …" (the whole summary is in the cell's title)."""
+        op = self.operator
+        if not op:
+            return ""
+        verdict, title = op.get("verdict"), op.get("operator", "")
+        if verdict == "applied":
+            line = f"{title}: applied"
+        elif verdict == "pending":
+            line = f"{title}: not yet applied" + (f" (has {op['revision'][:7]})" if op.get("revision") else "")
+        elif verdict == "failed":
+            line = f"{title} {op.get('summary', 'failed')}"
+        else:
+            line = f"{title}: {op.get('summary', 'unknown').removeprefix('unknown: ')}"
+        line = line if len(line) <= 160 else line[:159] + "…"
+        helm = op.get("helm") or {}
+        if helm.get("chart"):
+            line += f" · chart {helm['chart']} → {helm.get('resolved') or '?'}"
+        return line
 
 
 @dataclass(frozen=True)
@@ -175,7 +203,12 @@ def _live_title(live: LiveState, live_age: str, stale: bool) -> str:
     when = f" {live_age} ago — stale, not read since" if stale else ""
     title = f"\ncluster{when}: {live.health}, {live.sync}; runs {runs}"
     title += f" ({live.ready}/{live.desired} ready)" if live.desired is not None else ""
-    return title + (f"\n{live.reason}" if live.reason else "")
+    title += f"\n{live.reason}" if live.reason else ""
+    op = live.operator or {}
+    if op:
+        where = f" {op['kind']} {op['namespace']}/{op['name']}" if op.get("kind") else ""
+        title += f"\n{op.get('operator', '')}{where}: {op.get('summary', '')}"
+    return title
 
 
 def age(when: datetime | None, now: datetime) -> str:

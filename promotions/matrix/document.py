@@ -19,7 +19,7 @@ from promotions.models import LiveState, RepositoryState, StageVersion
 CELL_KEYS = ("version", "path", "line", "commit", "author", "date", "subject", "error")
 
 
-LIVE_KEYS = ("version", "versions", "health", "sync", "ready", "desired", "reason", "observed_at")
+LIVE_KEYS = ("version", "versions", "health", "sync", "ready", "desired", "reason", "observed_at", "operator")
 
 
 CellRow = tuple[str, str, str, dict[str, Any]]  # application, repository, stage, the cell's fields
@@ -106,7 +106,11 @@ def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, A
     if found is None:
         unseen = {"versions": [], "health": "Unknown", "sync": "Unknown", "reason": "not observed yet", "stale": False}
         return dict.fromkeys(LIVE_KEYS) | unseen
-    return {key: found[key] for key in LIVE_KEYS} | {"stale": bool(found.get("stale"))}
+    # `operator`: what the stage's Flux or Argo CD says about the object applying this cell (null without one)
+    return {key: found[key] for key in LIVE_KEYS} | {
+        "stale": bool(found.get("stale")),
+        "operator": found["operator"] or None,
+    }
 
 
 def live_documents() -> dict[tuple[str, str], dict[str, Any]]:

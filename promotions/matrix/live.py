@@ -17,7 +17,9 @@ from promotions.cluster.client import ClusterUnavailable, KubeCluster
 from promotions.cluster.labels import SelectorError, parse_selector
 from promotions.cluster.observe import WORKLOAD_KINDS, ClusterIndex, Declared, Observed, observe, unknown
 from promotions.cluster.target import LiveTarget
-from promotions.models import LiveState, StageVersion
+from promotions.matrix.applied import OperatorRead, operator_read, operator_unknown
+from promotions.matrix.sources import source_status_record
+from promotions.models import LiveState, RepositoryState, StageVersion
 
 log = logging.getLogger(__name__)
 STAGE_FAILED = "internal error reading this stage; see the portal's logs"
@@ -33,6 +35,8 @@ class StageRead:
     calls: int = 0
     error: str = ""
     keep: bool = False  # not even Git's side could be worked out: mark the stored cells Unknown
+    operator: OperatorRead | None = None  # None: the stage names no operator (or the cluster was not read)
+    declared: dict[str, Declared] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,9 +54,10 @@ def live_read(*, catalog: Catalog, stages: list[str] | None = None) -> LiveRepor
     stage's: the rest is always read and stored."""
     wanted = [s for s in catalog.stages if s.cluster is not None and (stages is None or s.name in stages)]
     declared = {stage.name: _declared_or_none(catalog, stage.name) for stage in wanted}
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
-        reads = list(pool.map(lambda s: _read_stage_guarded(catalog, s.name, declared[s.name]), wanted))
+    heads = dict(RepositoryState.objects.values_list("name", "commit"))
     now = timezone.now()
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
+        reads = list(pool.map(lambda s: _read_stage_guarded(catalog, s.name, declared[s.name], heads, now), wanted))
     for read in reads:
         _store_guarded(read, now)
     return LiveReport(reads)
@@ -83,7 +88,8 @@ def _declared(catalog: Catalog, cell: StageVersion, stage: str, cluster: Cluster
     stage_file = spec.files.get(stage)
     comparable = not (stage_file and stage_file.locator.key.startswith("helmrelease-chart"))
     problem = live_problem(cell.application, target, namespace)
-    return Declared(cell.application, namespace, target, cell.version, comparable, problem)
+    return Declared(cell.application, namespace, target, cell.version, comparable, problem, cell.path or "",
+                    cell.commit, cell.repository)  # fmt: skip
 
 
 def _declared_or_none(catalog: Catalog, stage: str) -> list[Declared] | None:
@@ -94,18 +100,25 @@ def _declared_or_none(catalog: Catalog, stage: str) -> list[Declared] | None:
         return None
 
 
-def _read_stage_guarded(catalog: Catalog, stage: str, declared: list[Declared] | None) -> StageRead:
+def _read_stage_guarded(
+    catalog: Catalog, stage: str, declared: list[Declared] | None, heads: dict[str, str], now: datetime
+) -> StageRead:
     """One stage's read; anything unexpected marks that stage's cells Unknown, not the others'."""
     if declared is None:
         return StageRead(stage, [], error=STAGE_FAILED, keep=True)
+    by_app = {d.application: d for d in declared}
     try:
-        return _read_stage(catalog, stage, declared)
+        read = _read_stage(catalog, stage, declared, heads, now)
     except Exception:
         log.exception("live state of %s: reading failed", stage)
-        return StageRead(stage, [unknown(d, STAGE_FAILED) for d in declared], error=STAGE_FAILED)
+        read = StageRead(stage, [unknown(d, STAGE_FAILED) for d in declared], error=STAGE_FAILED)
+    read.declared = by_app
+    return read
 
 
-def _read_stage(catalog: Catalog, stage: str, declared: list[Declared]) -> StageRead:
+def _read_stage(
+    catalog: Catalog, stage: str, declared: list[Declared], heads: dict[str, str], now: datetime
+) -> StageRead:
     readable = [d for d in declared if not d.problem]
     if not readable:
         return StageRead(stage, [unknown(d, d.problem) for d in declared])
@@ -114,13 +127,26 @@ def _read_stage(catalog: Catalog, stage: str, declared: list[Declared]) -> Stage
         name=stage, kubeconfig=catalog.kubeconfig_path(stage), context=config.context, timeout=config.timeout
     )
     namespaces, kinds, key = {d.namespace for d in readable}, _kinds(readable), _common_key(readable)
+    operator = (catalog.stage(stage) or _missing(stage)).operator
     try:
         listing = cluster.read(namespaces=namespaces, kinds=kinds, label_key=key)
     except ClusterUnavailable as exc:
         log.warning("live state of %s: %s", stage, exc.reason)
-        return StageRead(stage, [unknown(d, d.problem or exc.reason) for d in declared], error=exc.reason)
+        read = StageRead(stage, [unknown(d, d.problem or exc.reason) for d in declared], error=exc.reason)
+        if operator is not None:
+            read.operator = operator_unknown(declared, operator, exc.reason, now.isoformat())
+        return read
     index = ClusterIndex(listing.objects)
-    return StageRead(stage, [_observe(d, index, listing.unreadable) for d in declared], listing.calls)
+    read = StageRead(stage, [_observe(d, index, listing.unreadable) for d in declared], listing.calls)
+    if operator is not None:
+        read.operator = operator_read(catalog=catalog, config=operator, cluster=cluster, declared=readable,
+                                      heads=heads, observed_at=now.isoformat())  # fmt: skip
+        read.calls += read.operator.calls
+    return read
+
+
+def _missing(stage: str) -> Any:
+    raise ValueError(f"stage {stage!r} is not in the catalogue")
 
 
 def _observe(declared: Declared, index: ClusterIndex, unreadable: dict[str, str]) -> Observed:
@@ -167,8 +193,18 @@ def _common_key(declared: list[Declared]) -> str | None:
 def _store_guarded(read: StageRead, now: datetime) -> None:
     try:
         _store(read, now)
+        _sources_record(read, now)
     except Exception:  # say, a value the database refuses: the other stages are still stored
         log.exception("live state of %s: storing failed", read.stage)
+
+
+def _sources_record(read: StageRead, now: datetime) -> None:
+    """The stage's cluster (and operator) as sources: down with the reason when they could not be read."""
+    if read.keep or read.error == STAGE_FAILED:
+        return  # Git's side failed, or the portal did: nothing learnt about the cluster
+    source_status_record("cluster", read.stage, up=read.error == "", reason=read.error, now=now)
+    if read.operator is not None and not read.error:  # an unreachable cluster is one outage, not two
+        source_status_record("operator", read.stage, up=read.operator.up, reason=read.operator.reason, now=now)
 
 
 @transaction.atomic
@@ -177,13 +213,33 @@ def _store(read: StageRead, now: datetime) -> None:
         rows = LiveState.objects.filter(stage=read.stage)
         rows.update(**_NOTHING_KNOWN, versions=[], reason=read.error, observed_at=now)
         return
+    drifting = dict(LiveState.objects.filter(stage=read.stage).values_list("application", "drift_since"))
     LiveState.objects.filter(stage=read.stage).delete()
-    LiveState.objects.bulk_create(_row(read.stage, o, now) for o in read.observed)
+    operators = read.operator.cells if read.operator else {}
+    LiveState.objects.bulk_create(
+        _row(read.stage, o, now, operators.get(o.application, {}), _drift_since(
+            read.declared.get(o.application), o, operators.get(o.application), drifting.get(o.application), now
+        ))
+        for o in read.observed
+    )  # fmt: skip
 
 
-def _row(stage: str, o: Observed, now: datetime) -> LiveState:
+def _drift_since(declared: Declared | None, o: Observed, operator: dict[str, Any] | None, before: datetime | None,
+                 now: datetime) -> datetime | None:  # fmt: skip
+    """Since when Git's version, what the operator applied and what runs disagree (None: they agree).
+    Where nothing could be observed, what was known before stands."""
+    if declared is None or o.health == LiveState.Health.UNKNOWN:
+        return before
+    running_differs = declared.comparable and o.versions != [declared.version]
+    not_applied = operator is not None and operator.get("verdict") != "applied"
+    if not (running_differs or not_applied):
+        return None
+    return before or now
+
+
+def _row(stage: str, o: Observed, now: datetime, operator: dict[str, Any], drift_since: datetime | None) -> LiveState:
     return LiveState(
         application=o.application, stage=stage, namespace=o.namespace[:255], workload=o.workload[:500],
         version=o.version, versions=o.versions, health=o.health, sync=o.sync, ready=o.ready, desired=o.desired,
-        reason=o.reason, observed_at=now,
+        reason=o.reason, observed_at=now, operator=operator, drift_since=drift_since,
     )  # fmt: skip

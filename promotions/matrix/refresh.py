@@ -19,6 +19,7 @@ from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
 from promotions.matrix.check import snapshot_problems
 from promotions.matrix.snapshot import Cell, RepositorySnapshot, repository_snapshot_read
+from promotions.matrix.sources import source_status_record
 from promotions.models import RepositoryState, StageVersion
 from promotions.queue import task_send
 from promotions.text import redact
@@ -56,11 +57,13 @@ def matrix_refresh(
         if read.snapshot is None:
             errors[read.name] = read.error or "unknown error"
             log.warning("matrix refresh: %s", read.error)
+            source_status_record("git", read.name, up=False, reason=errors[read.name], now=now)
             RepositoryState.objects.update_or_create(
                 name=read.name,
                 defaults={"url": redact(repo.url), "branch": repo.branch, "checked_at": now, "error": read.error},
             )
             continue
+        source_status_record("git", read.name, up=True, reason="", now=now)
         problems = _problems_if_changed(catalog, read.snapshot, data_dir)
         if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now, problems=problems):
             changed.append(read.name)
