@@ -72,7 +72,9 @@ def operator_of(app: str, stage: str) -> dict:
 
 
 def change_in_git(repo, path, stage: str, app: str, version: str) -> str:
-    repo.commit({f"{stage}/{app}/kustomization.yaml": kustomization(f"ghcr.io/acme/{app}", version)}, f"{app} {version}")
+    repo.commit(
+        {f"{stage}/{app}/kustomization.yaml": kustomization(f"ghcr.io/acme/{app}", version)}, f"{app} {version}"
+    )
     matrix_refresh(catalog=catalog_load(path))
     return repo.head()
 
@@ -174,7 +176,12 @@ def test_argo_cd_applications_applied_out_of_sync_and_failed(gitops, repo, kube)
         f"not yet applied: Argo CD has {before[:7]}, the change is {change[:7]}"
     )
     failing = flux.application(
-        "web-staging", repo_url=repo.url, path="staging/web", revision=change, sync="OutOfSync", health="Healthy",
+        "web-staging",
+        repo_url=repo.url,
+        path="staging/web",
+        revision=change,
+        sync="OutOfSync",
+        health="Healthy",
         conditions=[("ComparisonError", "failed to load target state: kustomize build staging/web failed")],
     )
     failing["status"]["operationState"]["syncResult"]["revision"] = before  # the last sync that went through
@@ -254,7 +261,9 @@ def test_a_cluster_without_flux_says_so_in_every_cell(gitops, tmp_path, repo):
         refresh(gitops)
     assert operator_of("web", "production")["summary"] == "unknown: Flux is not installed in this cluster"
     assert operator_of("web", "staging")["summary"] == "unknown: Argo CD is not installed in this cluster"
-    assert SourceStatus.objects.get(kind="operator", name="production").reason == "Flux is not installed in this cluster"
+    assert (
+        SourceStatus.objects.get(kind="operator", name="production").reason == "Flux is not installed in this cluster"
+    )
 
 
 def test_an_unreachable_cluster_is_one_outage_not_two(gitops, kube):
