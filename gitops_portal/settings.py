@@ -43,6 +43,8 @@ SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 MATTERMOST_COMMAND_TOKEN = env_str("MATTERMOST_COMMAND_TOKEN")
 # Where people reach the portal: links in pull requests and notifications.
 GITOPS_PORTAL_URL = env_url("GITOPS_PORTAL_URL", ("http", "https")) or "http://127.0.0.1:8000"
+# `/metrics` (Prometheus) asks for this bearer token when set; unset, it is open (in-cluster scraping).
+GITOPS_PORTAL_METRICS_TOKEN = env_str("GITOPS_PORTAL_METRICS_TOKEN")
 # Who commits: promotions are authored by the requester and committed by the portal.
 GITOPS_PORTAL_GIT_NAME = env_str("GITOPS_PORTAL_GIT_NAME", "GitOps Portal")
 GITOPS_PORTAL_GIT_EMAIL = env_str("GITOPS_PORTAL_GIT_EMAIL", "gitops-portal@localhost")

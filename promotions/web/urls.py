@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from promotions.web.views import applications, audit, health, matrix, notifications, promotions, tokens
+from promotions.web.views import applications, audit, health, matrix, metrics, notifications, promotions, tokens
 
 urlpatterns = [
     path("", matrix.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("refresh/", matrix.refresh, name="refresh"),
     path("refresh/live/", matrix.refresh_live, name="refresh-live"),
     path("apps/<str:name>/", applications.application_detail, name="application"),
