@@ -47,6 +47,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_promote.py
 	$(PY) bench/bench_live.py
 	$(PY) bench/bench_api.py
+	$(PY) bench/bench_metrics.py
 
 # Re-pin after editing pyproject.toml: requirements.lock (runtime, for the image) and
 # requirements-dev.lock (runtime + tools); existing pins are kept where they still fit.
