@@ -6,6 +6,11 @@ An app that does not exist yet is created at once, fully rolled out. A changed t
 noticed, applied `delay` seconds later (the sync interval), then rolled out one replica
 per `step` seconds. `fail(cluster, app)` makes the next rollout of that app crash-loop
 until `deadline` seconds pass and the Deployment reports ProgressDeadlineExceeded.
+
+With `controllers` (`flux.FluxController`, `flux.ArgoController`, one per cluster) and no
+`desired`, each cluster runs what its controller applied: the controller polls Git on its own
+interval (ticked on every pass) or syncs at once when `hook(cluster)` is called, as a webhook
+receiver makes Flux or Argo CD do; `delay` is then best left at 0.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sandbox.kube import builders, rollout
+from sandbox.kube.flux import Controller
 from sandbox.kube.resources import lookup
 from sandbox.kube.standin import KubeStandIn
 from sandbox.kube.store import Obj
@@ -47,8 +53,9 @@ class Operator:
     def __init__(
         self,
         kube: KubeStandIn,
-        desired: Desired,
+        desired: Desired | None = None,
         *,
+        controllers: Iterable[Controller] = (),
         delay: float = 0.5,
         step: float = 0.3,
         deadline: float = 1.0,
@@ -56,7 +63,8 @@ class Operator:
         proxy_image: str = PROXY_IMAGE,
     ) -> None:
         self.kube = kube
-        self.desired = desired
+        self.controllers = {controller.cluster: controller for controller in controllers}
+        self.desired = desired or self._applied
         self.delay, self.step, self.deadline = delay, step, deadline
         self.replicas = replicas
         self.proxy_image = proxy_image
@@ -65,6 +73,9 @@ class Operator:
         self._failing: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and hook(): the next pass starts at once
+        self._hooked: set[str] = set()  # clusters whose controller a webhook asked to sync
+        self._hooks_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -80,6 +91,7 @@ class Operator:
     def stop(self) -> None:
         """Stop the background thread (a pass in progress finishes first); idempotent."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -96,7 +108,9 @@ class Operator:
                 self._pass(immediate=False, settle=False)
             except Exception:  # a bug or a concurrent delete: log it, keep operating like a real controller
                 log.exception("operator pass failed")
-            if self._stop.wait(poll):
+            self._wake.wait(poll)
+            self._wake.clear()
+            if self._stop.is_set():
                 return
 
     # -- control -----------------------------------------------------------------------------
@@ -105,6 +119,15 @@ class Operator:
         """Make the next rollout of `app` in `cluster` crash-loop and end in ProgressDeadlineExceeded."""
         with self._lock:
             self._failing.add((cluster, app))
+
+    def hook(self, cluster: str) -> None:
+        """A webhook for `cluster`'s controller (as a Receiver annotates Flux's objects): the next pass,
+        started at once when the background thread runs, makes it fetch and apply before rolling out."""
+        if cluster not in self.controllers:
+            raise KeyError(f"no GitOps controller runs in cluster {cluster!r}")
+        with self._hooks_lock:
+            self._hooked.add(cluster)
+        self._wake.set()
 
     def sync_now(self, *, settle: bool = True) -> None:
         """One synchronous pass that ignores `delay`: with `settle`, every rollout runs to its end (a failing
@@ -116,9 +139,22 @@ class Operator:
     def _pass(self, *, immediate: bool, settle: bool) -> None:
         with self._lock:
             now = time.monotonic()
+            with self._hooks_lock:
+                hooked, self._hooked = self._hooked, set()
+            for cluster, controller in self.controllers.items():
+                if cluster in hooked:
+                    controller.sync_now()
+                else:
+                    controller.tick(now)
             for cluster in self.kube.clusters:
                 for (namespace, app), (repository, tag) in sorted(self._wanted(cluster).items()):
                     self._reconcile(cluster, namespace, app, f"{repository}:{tag}", now, immediate, settle)
+            for controller in self.controllers.values():
+                controller.observe()
+
+    def _applied(self, cluster: str) -> Mapping[tuple[str, str], tuple[str, str]]:
+        controller = self.controllers.get(cluster)
+        return controller.declared() if controller is not None else {}
 
     def _wanted(self, cluster: str) -> Mapping[tuple[str, str], tuple[str, str]]:
         try:
