@@ -17,13 +17,14 @@ $(VENV)/.installed: requirements-dev.lock
 	$(PY) -m pip install --quiet -r requirements-dev.lock
 	@touch $@
 
-# Web, worker and beat run together (Procfile) and stop together on Ctrl-C.
+# Web, worker and beat run together (Procfile) and stop together on Ctrl-C. Every process gets the
+# demo operators' receiver URLs and secrets from receivers.env, which `manage.py demo` writes.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	@echo "GitOps Portal on http://$(HOST):$(PORT)/ (sign in as alice, bob or carol: see above)"
 	PORTAL_HOST=$(HOST) PORTAL_PORT=$(PORT) GITOPS_PORTAL_LIVE_REFRESH_SECONDS=$${GITOPS_PORTAL_LIVE_REFRESH_SECONDS:-5} \
-	  $(VENV)/bin/honcho start -f Procfile
+	  $(VENV)/bin/honcho start -f Procfile -e .env,$${GITOPS_PORTAL_DATA_DIR:-var}/demo/receivers.env
 
 test: $(VENV)/.installed lint check
 	$(PY) -m pytest
@@ -48,6 +49,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_live.py
 	$(PY) bench/bench_api.py
 	$(PY) bench/bench_metrics.py
+	$(PY) bench/bench_sync.py
 
 # Re-pin after editing pyproject.toml: requirements.lock (runtime, for the image) and
 # requirements-dev.lock (runtime + tools); existing pins are kept where they still fit.

@@ -1,9 +1,17 @@
 """The demo: a local GitOps repository with 3 stages and 8 applications in every common
-layout, a believable history, its catalogue, and three users."""
+layout, a believable history, its catalogue, and three users.
+
+Each stage has its GitOps operator (simulated by `manage.py demo_clusters`): Flux polling the
+repository every minute in dev, Flux with a webhook Receiver in staging, Argo CD with its webhook
+in production. The newest commits give each kind of operator state something to show: a release
+to dev that dev's Flux has not fetched yet when the clusters start, and a release to dev whose
+overlay lists a file that does not parse, so dev's Flux fails to build it and keeps the old version.
+"""
 
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sandbox.gitrepo import Author, RepoBuilder
+from sandbox.receivers import ReceiverStandIn
 
 STAGES = ("dev", "staging", "production")
 USERS = {  # username: (password, group, role shown in the README)
@@ -35,16 +44,25 @@ repositories:
     branch: main
     provider: local
 # Each stage's cluster is a virtual cluster of the Kubernetes stand-in that `make run`
-# starts (python manage.py demo_clusters), which writes this kubeconfig.
+# starts (python manage.py demo_clusters), which writes this kubeconfig, with the stage's
+# GitOps operator simulated. The receivers' URLs and secrets are in receivers.env beside
+# this file, which `make run` loads into every process.
 stages:
   - name: dev
     cluster: {{kubeconfig: kubeconfig, context: dev, namespace: "{{app}}", timeout: 2}}
+    operator: {{kind: flux}}  # no receiver: Flux finds a change at its next poll (every minute)
     promotion: {{mode: commit, soak_seconds: 10, requesters: [developers, release-managers]}}
   - name: staging
     cluster: {{kubeconfig: kubeconfig, context: staging, namespace: "{{app}}", timeout: 2}}
+    operator:  # Flux, asked to sync as soon as a change lands through its Receiver
+      kind: flux
+      receiver: {{url_env: DEMO_STAGING_RECEIVER_URL, secret_env: DEMO_STAGING_RECEIVER_SECRET}}
     promotion: {{mode: commit, soak_seconds: 10, requesters: [developers, release-managers]}}
   - name: production
     cluster: {{kubeconfig: kubeconfig, context: production, namespace: "{{app}}", timeout: 2}}
+    operator:  # Argo CD, told about each merge through its webhook
+      kind: argocd
+      receiver: {{url_env: DEMO_PRODUCTION_WEBHOOK_URL, secret_env: DEMO_PRODUCTION_WEBHOOK_SECRET}}
     promotion:
       mode: pull_request
       requesters: [developers, release-managers]
@@ -82,12 +100,13 @@ applications:
 """
 
 
-def kustomization(app: str, stage: str, version: str, replicas: int) -> str:
+def kustomization(app: str, stage: str, version: str, replicas: int, extra: tuple[str, ...] = ()) -> str:
+    resources = "".join(f"\n  - {resource}" for resource in extra)
     return f"""apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: {app}-{stage}
 resources:
-  - ../../base/{app}
+  - ../../base/{app}{resources}
 images:
   - name: ghcr.io/acme/{app}
     newTag: "{version}"
@@ -247,11 +266,23 @@ APPS = [
         "apps/{stage}/notifications.yaml",
     ),
 ]
+# Shipped with checkout 0.4.0 in dev, over-indented on its last line: kustomize cannot parse it.
+BROKEN_FLAGS = """# Feature flags for checkout in dev
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: checkout-feature-flags
+data:
+  express-checkout: "true"
+  gift-cards: "false"
+    saved-carts: "true"
+"""
 BASE = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  labels: {{app.kubernetes.io/name: {app}}}\n"
 
 
-def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = None) -> Path:
-    """Create the demo repository and catalogue under `data_dir/demo` (idempotent).
+def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = None, receivers_port: int = 8002) -> Path:
+    """Create the demo repository, its catalogue and its receivers' settings (`receivers.env`)
+    under `data_dir/demo` (idempotent).
 
     Returns the catalogue path. An existing repository is kept as it is unless `reset`.
     """
@@ -260,13 +291,43 @@ def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = No
         shutil.rmtree(root)
     builder = RepoBuilder(root / "platform.git")
     if builder.head() is None:
-        _history(builder, now or datetime.now(UTC))
+        when = now or datetime.now(UTC)
+        _recent(builder, when, _history(builder, when))
     config = root / "gitops-portal.yaml"
     config.write_text(CATALOGUE.format(url=builder.url))
+    receivers_env_write(root / RECEIVERS_ENV, port=receivers_port)
     return config
 
 
-def _history(builder: RepoBuilder, now: datetime) -> None:
+RECEIVERS_ENV = "receivers.env"
+
+
+def receivers_env_write(path: Path, *, port: int) -> Path:
+    """The demo operators' webhook endpoints, served by `manage.py demo_clusters` (staging's Flux
+    Receiver on `port`, production's Argo CD webhook on `port + 1`) with secrets made for this demo;
+    `make run` loads the file into every process. Kept when it exists, like the repository."""
+    if not path.exists():
+        flux_secret, argo_secret = secrets.token_hex(16), secrets.token_hex(16)
+        flux_path = ReceiverStandIn(flux_secret=flux_secret).flux_path
+        path.write_text(
+            "# Written by `manage.py demo`: the demo operators' webhooks (served by `manage.py demo_clusters`).\n"
+            f"DEMO_STAGING_RECEIVER_URL=http://127.0.0.1:{port}{flux_path}\n"
+            f"DEMO_STAGING_RECEIVER_SECRET={flux_secret}\n"
+            f"DEMO_PRODUCTION_WEBHOOK_URL=http://127.0.0.1:{port + 1}/api/webhook\n"
+            f"DEMO_PRODUCTION_WEBHOOK_SECRET={argo_secret}\n"
+        )
+    return path
+
+
+def receivers_env_read(path: Path) -> dict[str, str]:
+    """The variables `receivers_env_write` wrote (KEY=value lines; comments skipped)."""
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _history(builder: RepoBuilder, now: datetime) -> dict[tuple[str, str], tuple[str, int]]:
     rng = random.Random(20261124)
     start = now - timedelta(days=70)
     state = {(app.name, stage): (app.versions[0], 2) for app in APPS for stage in app.stages}
@@ -278,6 +339,21 @@ def _history(builder: RepoBuilder, now: datetime) -> None:
         state[app.name, stage] = (version, replicas) if version else (current, replicas + 1)
         files = {_path(app, stage): _render(app, stage, *state[app.name, stage])}
         builder.commit(files, message, author=author, date=when)
+    return state
+
+
+def _recent(builder: RepoBuilder, now: datetime, state: dict[tuple[str, str], tuple[str, int]]) -> None:
+    """The newest commits: checkout 0.4.0 to dev with a broken feature-flags file (dev's Flux fails
+    to build it), then web 1.5.0 to dev minutes ago (dev's Flux has not polled since, at first)."""
+    replicas = state["checkout", "dev"][1]
+    broken = {
+        "dev/checkout/kustomization.yaml": kustomization("checkout", "dev", "0.4.0", replicas, ("feature-flags.yaml",)),
+        "dev/checkout/feature-flags.yaml": BROKEN_FLAGS,
+    }
+    builder.commit(broken, "Release checkout 0.4.0 to dev", author=AUTHORS[4], date=now - timedelta(minutes=25))
+    web = kustomization("web", "dev", "1.5.0", state["web", "dev"][1])
+    builder.commit({"dev/web/kustomization.yaml": web}, "Release web 1.5.0 to dev", author=AUTHORS[4],
+                   date=now - timedelta(minutes=4))  # fmt: skip
 
 
 def _path(app: DemoApp, stage: str) -> str:

@@ -1,19 +1,40 @@
-"""The demo's clusters: a Kubernetes API stand-in with one virtual cluster per stage, and
-an operator simulator that rolls out whatever the demo repository declares, like Flux or
-Argo CD would (after a short delay, replica by replica)."""
+"""The demo's clusters: a Kubernetes API stand-in with one virtual cluster per stage, each run by
+the GitOps operator its catalogue entry names (`operator:`), simulated (`sandbox.kube.flux`): Flux
+or Argo CD polls the demo repository every `interval` seconds and applies each folder of the
+stage's files at the revision it fetched; the Deployments then roll out what it applied, replica
+by replica. A stage whose operator has a `receiver` gets one (`sandbox.receivers`), at the URL and
+with the secret its environment variables give: a call makes its operator sync at once.
+
+A stage without a receiver starts one poll behind: its operator fetched just before the stage's
+newest change landed, so the dashboard shows a change not yet applied until the next poll.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import posixpath
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
+from promotions.catalogue.connect import git_repository
 from promotions.catalogue.lookups import Catalog
-from promotions.catalogue.schema import render
+from promotions.catalogue.schema import RepositoryConfig, StageConfig, render
+from promotions.cluster.operators import path_contains
 from promotions.matrix.refresh import matrix_read_git
+from promotions.matrix.snapshot import RepositorySnapshot, repository_snapshot_read
 from sandbox.kube import KubeStandIn, Operator
+from sandbox.kube.flux import ArgoController, Controller, FluxController, GitSource, Reader, Unit
+from sandbox.receivers import ReceiverStandIn
 
 log = logging.getLogger(__name__)
 TOKEN = "demo-portal-token"
+INTERVAL = 60.0  # how often each operator polls the repository (a GitRepository's `interval: 1m`)
+CONTROLLERS: dict[str, type[Controller]] = {"flux": FluxController, "argocd": ArgoController}
 
 
 def desired_from_git(catalog: Catalog, data_dir: Path):  # type: ignore[no-untyped-def]
@@ -35,17 +56,153 @@ def desired_from_git(catalog: Catalog, data_dir: Path):  # type: ignore[no-untyp
     return desired
 
 
+def declared_at(catalog: Catalog, repository: RepositoryConfig, data_dir: Path) -> Reader:
+    """(cluster, folder, sha) -> the (namespace, app) -> (image, version) that the stage's files under
+    `folder` declare at `sha`, read as the portal reads the matrix (so every layout works)."""
+    repo = git_repository(repository, data_dir=data_dir)
+    snapshots: dict[str, RepositorySnapshot] = {}
+    lock = threading.Lock()
+
+    def snapshot(sha: str) -> RepositorySnapshot:
+        with lock:
+            if sha not in snapshots:
+                if not repo.has_commit(sha):
+                    repo.sync()
+                snapshots[sha] = repository_snapshot_read(catalog=catalog, repo=repo, commit=sha,
+                                                          cache_dir=data_dir / "cache")  # fmt: skip
+                while len(snapshots) > 32:
+                    snapshots.pop(next(iter(snapshots)))
+            return snapshots[sha]
+
+    def read(cluster: str, folder: str, sha: str) -> dict[tuple[str, str], tuple[str, str]]:
+        stage = catalog.stage(cluster)
+        if stage is None or stage.cluster is None:
+            return {}
+        cells = [c for c in snapshot(sha).cells if c.stage == cluster and c.version and c.path]
+        return {
+            (render(stage.cluster.namespace, app=c.application, stage=cluster), c.application): (
+                f"ghcr.io/acme/{c.application}", str(c.version))
+            for c in cells if c.path and path_contains(folder, c.path)
+        }  # fmt: skip
+
+    return read
+
+
+def stage_units(catalog: Catalog, stage: StageConfig, snapshot: RepositorySnapshot) -> list[Unit]:
+    """One Kustomization or Application per folder holding the stage's files, named after its
+    application (or after the folder when it holds several), deploying to its namespace."""
+    folders: dict[str, list[str]] = {}
+    for cell in snapshot.cells:
+        if cell.stage == stage.name and cell.path:
+            folders.setdefault(posixpath.dirname(cell.path), []).append(cell.application)
+    assert stage.cluster is not None
+    units = []
+    for folder, apps in sorted(folders.items()):
+        name = apps[0] if len(apps) == 1 else folder.replace("/", "-")
+        namespace = render(stage.cluster.namespace, app=apps[0], stage=stage.name) if len(apps) == 1 else "default"
+        units.append(Unit(name, folder, namespace))
+    return units
+
+
+def one_poll_behind(source: GitSource, units: list[Unit]) -> str | None:
+    """The revision just before the newest change to the units' folders (None: the head)."""
+    head = source.head()
+    changes = source.changes(head, *(unit.folder for unit in units)) if head else []
+    return source.resolve(f"{changes[0]}^") if changes else None
+
+
+@dataclass
+class DemoClusters:
+    """What `start_demo_clusters` runs: the stand-in, the operator (with its controllers) and the receivers."""
+
+    kube: KubeStandIn
+    operator: Operator
+    receivers: dict[str, ReceiverStandIn] = field(default_factory=dict)  # by stage
+
+    def describe(self) -> list[str]:
+        """One line per stage: its operator, how often it polls, where its receiver listens."""
+        lines = []
+        for cluster, controller in self.operator.controllers.items():
+            receiver = self.receivers.get(cluster)
+            hook = "no receiver"
+            if receiver is not None:
+                hook = f"receiver on {receiver.url}" + ("/hook/…" if controller.kind == "flux" else "/api/webhook")
+            lines.append(f"{cluster}: {controller.kind}, polling every {controller.interval:g}s, {hook}")
+        return lines
+
+    def stop(self) -> None:
+        for receiver in self.receivers.values():
+            receiver.stop()
+        self.operator.stop()
+        self.kube.stop()
+
+
 def start_demo_clusters(
-    *, catalog: Catalog, data_dir: Path, kubeconfig: Path, port: int
-) -> tuple[KubeStandIn, Operator]:
-    kube = KubeStandIn(token=TOKEN, port=port)
-    kube.start()
-    for stage in catalog.stages:
-        if stage.cluster is not None:
-            kube.add_cluster(stage.name)
-    kube.write_kubeconfig(kubeconfig, clusters=[s.name for s in catalog.stages if s.cluster is not None])
-    operator = Operator(kube, desired=desired_from_git(catalog, data_dir))
-    operator.delay, operator.step = 3.0, 1.5  # visible on the dashboard: syncing, then replica by replica
-    operator.sync_now()
-    operator.start(poll=1.0)
-    return kube, operator
+    *, catalog: Catalog, data_dir: Path, kubeconfig: Path, port: int, interval: float = INTERVAL,
+    step: float = 1.5, poll: float = 1.0, environ: Mapping[str, str] | None = None,
+) -> DemoClusters:  # fmt: skip
+    """Serve the stages' clusters and run their operators in the background; `environ` (default the
+    process's) gives the receivers' URLs and secrets (a free port when a URL is not set)."""
+    kube = KubeStandIn(token=TOKEN, port=port).start()
+    stages = [stage for stage in catalog.stages if stage.cluster is not None]
+    for stage in stages:
+        kube.add_cluster(stage.name)
+    kube.write_kubeconfig(kubeconfig, clusters=[stage.name for stage in stages])
+    controllers = _controllers(kube, catalog, stages, data_dir, interval)
+    by_cluster = {controller.cluster: controller for controller in controllers}
+    fallback = desired_from_git(catalog, data_dir)  # stages without an operator: Git's head, a moment later
+
+    def desired(cluster: str) -> Mapping[tuple[str, str], tuple[str, str]]:
+        controller = by_cluster.get(cluster)
+        return controller.declared() if controller is not None else fallback(cluster)
+
+    operator = Operator(kube, desired, controllers=controllers, delay=0.0 if controllers else 3.0, step=step)
+    running = DemoClusters(kube, operator)
+    running.receivers = _receivers(stages, operator, os.environ if environ is None else environ)
+    operator.sync_now()  # what the clusters ran before: rolled out already
+    operator.start(poll=poll)
+    return running
+
+
+def _controllers(
+    kube: KubeStandIn, catalog: Catalog, stages: list[StageConfig], data_dir: Path, interval: float
+) -> list[Controller]:
+    repository = catalog.repositories[0]  # the demo has one; each operator follows it
+    source = GitSource(repository.url, branch=repository.branch)
+    read = declared_at(catalog, repository, data_dir)
+    repo = git_repository(repository, data_dir=data_dir)
+    snapshot = repository_snapshot_read(catalog=catalog, repo=repo, commit=repo.sync(), cache_dir=data_dir / "cache")
+    controllers = []
+    for stage in stages:
+        if stage.operator is None:
+            continue
+        units = stage_units(catalog, stage, snapshot)
+        controller = CONTROLLERS[stage.operator.kind](kube, stage.name, source, units, read, interval=interval,
+                                                      namespace=stage.operator.objects_namespace)  # fmt: skip
+        controller.start(at=None if stage.operator.receiver else one_poll_behind(source, units))
+        controllers.append(controller)
+    return controllers
+
+
+def _receivers(stages: list[StageConfig], operator: Operator, environ: Mapping[str, str]) -> dict[str, ReceiverStandIn]:
+    receivers = {}
+    for stage in stages:
+        if stage.operator is None or stage.operator.receiver is None:
+            continue
+        config = stage.operator.receiver
+        url, secret = environ.get(config.url_env, ""), environ.get(config.secret_env or "", "") or None
+        flux = stage.operator.kind == "flux"
+        receiver = ReceiverStandIn(
+            flux_secret=secret if flux else None, argo_secret=None if flux else secret,
+            on_hook=_hook(operator, stage.name), port=urlparse(url).port or 0,
+        ).start()  # fmt: skip
+        served = receiver.flux_url if flux else receiver.argo_url
+        if url and url != served:
+            log.warning("%s is %s but the receiver of %s is at %s", config.url_env, url, stage.name, served)
+        receivers[stage.name] = receiver
+    return receivers
+
+
+def _hook(operator: Operator, stage: str) -> Callable[[str, Any], None]:
+    """What a call to the stage's receiver does: its operator syncs at once (in the background)."""
+    return lambda kind, body: operator.hook(stage)
