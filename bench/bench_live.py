@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Benchmark live state: reading a cluster with 1,000 applications, and the dashboard with it.
 
-  refresh   = one live refresh of 1,000 applications over 5 namespaces in the Kubernetes
+  refresh   = one live refresh of 1,000 settled applications over 5 namespaces in the Kubernetes
               stand-in (each a Deployment with its ReplicaSet and 2 Pods), through the
               real client: list calls made (target: at most one per (namespace, kind),
+              the workload kinds only while nothing is rolling out,
               or one per kind cluster-wide) and wall time (target < 2 s); both with
               cluster-wide read rights and with namespace-only rights
   dashboard = server-side render with live state for 500 apps x 4 stages (target < 300 ms)

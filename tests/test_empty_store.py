@@ -91,7 +91,7 @@ def test_refresh_live_reads_git_first_and_finds_every_application(fresh, tmp_pat
         assert not RepositoryState.objects.exists()
         out = io.StringIO()
         call_command("refresh_live", stdout=out)
-    assert "production: 2 applications, 5 list calls" in out.getvalue()
+    assert "production: 2 applications, 3 list calls" in out.getvalue()
     assert "  web                      Healthy      Synced     1.0.0" in out.getvalue()
     assert RepositoryState.objects.get(name="platform").read_at is not None
 

@@ -103,7 +103,7 @@ def test_it_reads_the_rest_of_the_stage_when_one_application_cannot_be_searched_
 def test_it_narrows_the_lists_by_the_label_key_of_the_applications_it_can_read(live_pipeline, operator, kube):
     kube.clear_calls()
     refresh(live_pipeline)
-    assert len(kube.calls) == 2 * 5
+    assert len(kube.calls) == 2 * 3  # settled: the workload kinds only (no ReplicaSets, no Pods)
     assert {call.query.get("labelSelector") for call in kube.calls} == {"app.kubernetes.io/name"}
 
 

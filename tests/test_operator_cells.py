@@ -291,7 +291,7 @@ def test_the_operator_costs_one_list_call_per_kind_however_many_applications(git
     flux_at(kube, repo, repo.head())
     kube.clear_calls()
     refresh(gitops)
-    assert len(kube.calls) == few == 2 * 5 + 3 + 1  # workloads x 2 clusters; Flux: 3 kinds; Argo CD: 1
+    assert len(kube.calls) == few == 2 * 3 + 3 + 1  # settled workloads x 2 clusters; Flux: 3 kinds; Argo CD: 1
     assert LiveState.objects.filter(stage="production", operator__verdict="applied").count() == 32
 
 

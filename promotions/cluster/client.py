@@ -3,7 +3,7 @@
 A refresh lists each workload kind, and each Flux or Argo CD kind, once per cluster
 (cluster-wide, workloads narrowed by a label key) or, where the portal may only read some
 namespaces (the usual least-privilege RBAC), once per namespace. Responses are parsed as
-plain JSON (no model objects: fast at thousands of items). Every call has a timeout;
+plain JSON with orjson (no model objects: fast at thousands of items). Every call has a timeout;
 failures become reasons in words. A cluster without an operator's CRDs is not an error:
 `OperatorListing.missing` says "Flux is not installed in this cluster".
 """
@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from promotions.errors import TransientError
 
@@ -184,7 +186,7 @@ class KubeCluster:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            return list(json.loads(method(*args, **kwargs).data).get("items") or [])
+            return list(orjson.loads(method(*args, **kwargs).data).get("items") or [])
         except ApiException as exc:
             raise self._api_error(exc, resource, namespace) from None
         except Exception as exc:  # urllib3: timeouts, refused connections, TLS
