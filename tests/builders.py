@@ -111,10 +111,34 @@ def pipeline_files() -> dict[str, str]:
 
 
 @contextmanager
-def operator_clusters() -> Iterator[KubeStandIn]:
-    """The Kubernetes stand-in with dev, staging and production: Flux installed in production,
-    Argo CD in staging, neither in dev."""
-    with KubeStandIn(token="portal-token", clusters=("dev", "staging", "production")) as standin:
-        standin.install("production", "flux")
-        standin.install("staging", "argocd")
+def operator_clusters(
+    clusters: tuple[str, ...] = ("dev", "staging", "production"), *, flux: str = "production", argocd: str = "staging"
+) -> Iterator[KubeStandIn]:
+    """The Kubernetes stand-in with `clusters`: Flux installed in `flux`, Argo CD in `argocd`."""
+    with KubeStandIn(token="portal-token", clusters=clusters) as standin:
+        standin.install(flux, "flux")
+        standin.install(argocd, "argocd")
         yield standin
+
+
+def with_operators(catalogue_text: str, operators: dict[str, str]) -> str:
+    """A `bind_clusters` catalogue whose stages name their operator: {stage: "flux" | "argocd"}."""
+    for stage, kind in operators.items():
+        catalogue_text = catalogue_text.replace(f"{{name: {stage}, cluster:",
+                                                f"{{name: {stage}, operator: {{kind: {kind}}}, cluster:")  # fmt: skip
+    return catalogue_text
+
+
+def flux_applied(kube: KubeStandIn, cluster: str, repo, applied: str, *, attempted: str | None = None,  # type: ignore[no-untyped-def]
+                 **failure) -> None:  # fmt: skip
+    """Flux in `cluster`: the `flux-system` GitRepository fetched `attempted` (default `applied`) of
+    `repo`, and the `apps` Kustomization (path ./<cluster>, the stage's folder) applied `applied`;
+    `failure` is `ready=False, reason=…, message=…` as the Kustomization builder takes it."""
+    from sandbox.kube import operator_objects as objects
+
+    attempted = attempted or applied
+    kube.apply(cluster, objects.git_repository("flux-system", repo.url, sha=attempted))
+    kube.apply(cluster, objects.kustomization(
+        "apps", path=f"./{cluster}", revision=objects.flux_revision("main", attempted),
+        applied=objects.flux_revision("main", applied), **failure,
+    ))  # fmt: skip

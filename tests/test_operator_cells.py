@@ -21,16 +21,14 @@ from promotions.workflow.rollout import live_refresh
 from sandbox.demo_cluster import desired_from_git
 from sandbox.kube import KubeStandIn, Operator
 from sandbox.kube import operator_objects as flux
-from tests.builders import bind_clusters, kustomization
+from tests.builders import bind_clusters, flux_applied, kustomization, operator_clusters, with_operators
 
 CLUSTERS = ("staging", "production")
 
 
 @pytest.fixture
 def kube():
-    with KubeStandIn(token="portal-token", clusters=CLUSTERS) as standin:
-        standin.install("production", "flux")
-        standin.install("staging", "argocd")
+    with operator_clusters(CLUSTERS, flux="production", argocd="staging") as standin:
         yield standin
 
 
@@ -40,8 +38,7 @@ def gitops(pipeline, kube, tmp_path, repo):
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", clusters=list(CLUSTERS))
     text = bind_clusters(pipeline, kubeconfig, CLUSTERS).replace("pull_request, approvals: 1",
                                                                   "pull_request, soak_seconds: 0, approvals: 1")  # fmt: skip
-    text = text.replace("{name: production, cluster:", "{name: production, operator: {kind: flux}, cluster:")
-    text = text.replace("{name: staging, cluster:", "{name: staging, operator: {kind: argocd}, cluster:")
+    text = with_operators(text, {"production": "flux", "staging": "argocd"})
     pipeline.write_text(text)
     Operator(kube, desired_from_git(catalog_load(pipeline), tmp_path / "operator"), delay=0, step=0).sync_now()
     head = repo.head()
@@ -52,15 +49,8 @@ def gitops(pipeline, kube, tmp_path, repo):
     return pipeline
 
 
-def flux_at(kube, repo, applied: str, *, attempted: str | None = None, **failure) -> None:
-    """Flux in production: the GitRepository fetched `attempted` (default `applied`), the `apps`
-    Kustomization (path ./production) applied `applied`."""
-    attempted = attempted or applied
-    kube.apply("production", flux.git_repository("flux-system", repo.url, sha=attempted))
-    kube.apply("production", flux.kustomization(
-        "apps", path="./production", revision=flux.flux_revision("main", attempted),
-        applied=flux.flux_revision("main", applied), **failure,
-    ))  # fmt: skip
+def flux_at(kube, repo, applied: str, **state) -> None:
+    flux_applied(kube, "production", repo, applied, **state)
 
 
 def refresh(path):

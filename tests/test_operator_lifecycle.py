@@ -17,9 +17,9 @@ from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_request
 from promotions.workflow.rollout import live_refresh
 from sandbox.demo_cluster import desired_from_git
-from sandbox.kube import KubeStandIn, Operator
+from sandbox.kube import Operator
 from sandbox.kube import operator_objects as objects
-from tests.builders import bind_clusters
+from tests.builders import bind_clusters, flux_applied, operator_clusters, with_operators
 
 State = Promotion.State
 CLUSTERS = ("staging", "production")
@@ -27,9 +27,7 @@ CLUSTERS = ("staging", "production")
 
 @pytest.fixture
 def kube():
-    with KubeStandIn(token="portal-token", clusters=CLUSTERS) as standin:
-        standin.install("staging", "flux")
-        standin.install("production", "argocd")
+    with operator_clusters(CLUSTERS, flux="staging", argocd="production") as standin:
         yield standin
 
 
@@ -37,8 +35,7 @@ def kube():
 def gitops(pipeline, kube, tmp_path, repo):
     kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig", clusters=list(CLUSTERS))
     text = bind_clusters(pipeline, kubeconfig, CLUSTERS)
-    text = text.replace("{name: staging, cluster:", "{name: staging, operator: {kind: flux}, cluster:")
-    text = text.replace("{name: production, cluster:", "{name: production, operator: {kind: argocd}, cluster:")
+    text = with_operators(text, {"staging": "flux", "production": "argocd"})
     pipeline.write_text(text)
     flux_at(kube, repo, repo.head())
     return pipeline
@@ -51,13 +48,8 @@ def workloads(gitops, kube, tmp_path):
     return operator
 
 
-def flux_at(kube, repo, applied: str, *, attempted: str | None = None, **failure) -> None:
-    attempted = attempted or applied
-    kube.apply("staging", objects.git_repository("flux-system", repo.url, sha=attempted))
-    kube.apply("staging", objects.kustomization(
-        "apps", path="./staging", revision=objects.flux_revision("main", attempted),
-        applied=objects.flux_revision("main", applied), **failure,
-    ))  # fmt: skip
+def flux_at(kube, repo, applied: str, **state) -> None:
+    flux_applied(kube, "staging", repo, applied, **state)
 
 
 def promote_web(path) -> Promotion:
