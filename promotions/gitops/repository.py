@@ -257,6 +257,19 @@ class GitRepository:
                          check=False, label=self._label)  # fmt: skip
         return result.status == 0
 
+    def touched_paths(self, old: str, new: str) -> dict[str, str]:
+        """Every file a commit after `old` up to `new` touched (not only the net difference: a
+        version changed and changed back is still a change of its date): path -> the status
+        letters seen (A added, D deleted, M modified, T type changed; renames count as D + A)."""
+        out = self._git("log", "--no-renames", "--name-status", "-z", "--format=", f"{old}..{new}", "--")
+        fields = [f.decode("utf-8", "surrogateescape") for f in out.split(b"\0") if f.strip(b"\n")]
+        touched: dict[str, str] = {}
+        for status, path in zip(fields[::2], fields[1::2], strict=True):
+            status = status.strip("\n")[:1]
+            if status not in touched.get(path, ""):
+                touched[path] = touched.get(path, "") + status
+        return touched
+
     def commits_missing(self, head: str, revision: str) -> frozenset[str] | None:
         """The commits in `head`'s history that `revision` does not have (`rev-list head ^revision`):
         a change made at or before `head` is in `revision` exactly when it is not among them. None

@@ -78,6 +78,8 @@ def _problems_if_changed(catalog: Catalog, snapshot: RepositorySnapshot, data_di
     read = (snapshot.commit, snapshot.fingerprint)
     if state and state.problems is not None and (state.commit, state.fingerprint) == read:
         return None
+    if state and state.problems is not None and _follows(state, snapshot):
+        return None  # only files were modified since the stored read: the same files exist
     return snapshot_problems(catalog=catalog, snapshot=snapshot, data_dir=data_dir)
 
 
@@ -100,6 +102,32 @@ def _snapshot_store(
     if unchanged:
         state.save(update_fields=["url", "branch", "checked_at", "error", "problems"])
         return False
+    if _follows(state, snapshot) and snapshot.changed is not None:
+        _cells_update(snapshot.repository, snapshot.changed)
+    else:
+        _cells_replace(snapshot)
+    state.commit, state.fingerprint, state.read_at = snapshot.commit, snapshot.fingerprint, now
+    state.save()
+    return True
+
+
+def _follows(state: RepositoryState, snapshot: RepositorySnapshot) -> bool:
+    """Whether `snapshot` was read as the changes since the commit the store holds (same catalogue)."""
+    return snapshot.base is not None and (state.commit, state.fingerprint) == (snapshot.base, snapshot.fingerprint)
+
+
+def _cells_update(repository: str, cells: list[Cell]) -> None:
+    """Write only the cells a commit changed: one UPDATE each (a promotion changes one or a few)."""
+    for cell in cells:
+        row = _row(repository, cell)
+        fields = {name: getattr(row, name) for name in CELL_FIELDS}
+        StageVersion.objects.filter(repository=repository, application=cell.application, stage=cell.stage).update(
+            **fields
+        )
+
+
+def _cells_replace(snapshot: RepositorySnapshot) -> None:
+    """Write every cell of a repository read in full."""
     StageVersion.objects.filter(repository=snapshot.repository).delete()
     taken = set(
         StageVersion.objects.filter(application__in=snapshot.applications).values_list("application", flat=True)
@@ -107,9 +135,9 @@ def _snapshot_store(
     StageVersion.objects.bulk_create(
         _row(snapshot.repository, cell) for cell in snapshot.cells if cell.application not in taken
     )
-    state.commit, state.fingerprint, state.read_at = snapshot.commit, snapshot.fingerprint, now
-    state.save()
-    return True
+
+
+CELL_FIELDS = ("version", "path", "line", "error", "commit", "author", "author_email", "changed_at", "subject")
 
 
 def _row(repository: str, cell: Cell) -> StageVersion:
@@ -130,9 +158,13 @@ def _row(repository: str, cell: Cell) -> StageVersion:
 
 
 def _forget_removed(catalog: Catalog) -> None:
+    """Drop the cells of repositories the catalogue no longer lists (found from the few state rows,
+    not by scanning every cell on each refresh)."""
     names = [repo.name for repo in catalog.repositories]
-    StageVersion.objects.exclude(repository__in=names).delete()
-    RepositoryState.objects.exclude(name__in=names).delete()
+    gone = list(RepositoryState.objects.exclude(name__in=names).values_list("name", flat=True))
+    if gone:
+        StageVersion.objects.filter(repository__in=gone).delete()
+        RepositoryState.objects.filter(name__in=gone).delete()
 
 
 @dataclass

@@ -5,16 +5,25 @@ files that need parsing, and one streamed `git log --raw` for the history of all
 files, read only as far back as the oldest answer needs. Results are cached on disk:
 an unchanged commit parses nothing; a new commit parses only the files it changed and
 walks only the commits since the previous read.
+
+A new commit that only modifies files (the usual promotion: one stage file) costs what it
+changed: `diff-tree` since the cached read names the files, the cache says which cells were
+read from them, and only those cells are read again (`RepositorySnapshot.changed` lists the
+ones that differ, for the store to update alone). Anything that could move other cells (a file
+added or deleted, a kustomize base an overlay follows) reads the whole repository as before.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
+
+import orjson
 
 from promotions.catalogue.lookups import AppSpec, Catalog, StageFile
 from promotions.gitops.repository import NULL_SHA, Change, ChangeStream, Commit, GitRepository
@@ -22,7 +31,7 @@ from promotions.gitops.yaml.locators import KustomizeImageLocator, LocateError, 
 from promotions.gitops.yaml.nodes import YAMLReadError, parse_documents
 from promotions.matrix.bases import INVALID_YAML, AnyLocator, BaseFollower, Result, Source, missing
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 6
 BATCH = 512  # history entries evaluated per cat-file round
 
 
@@ -53,6 +62,33 @@ class RepositorySnapshot:
     results: dict[str, Result] = field(default_factory=dict, repr=False)
     # "<locator key>@<path>" -> the commit that last changed that version (for incremental reads)
     last: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # "<app>\x1f<stage>" -> the files its cell was read from (its layered files, then the file that
+    # set the version): a commit touching none of them leaves the cell as it is
+    sources: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # Set by a read of only what changed since `base` (the commit of the previous read): the cells
+    # that differ from it. None: a full read (store every cell).
+    base: str | None = field(default=None, repr=False)
+    changed: list[Cell] | None = field(default=None, repr=False)
+    # Lookups built from `cells` and `sources` on first use and handed on to the next snapshot
+    # while still true (a read of what changed keeps the cells' order and, usually, their files).
+    _by_key: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    _readers: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    def by_key(self) -> dict[str, int]:
+        """ "<app>\\x1f<stage>" -> the cell's index in `cells`."""
+        if self._by_key is None:
+            self._by_key = {_cell_key(cell.application, cell.stage): n for n, cell in enumerate(self.cells)}
+        return self._by_key
+
+    def readers(self) -> dict[str, list[str]]:
+        """path -> the keys of the cells read from it."""
+        if self._readers is None:
+            readers: dict[str, list[str]] = {}
+            for key, files in self.sources.items():
+                for path in dict.fromkeys(files):
+                    readers.setdefault(path, []).append(key)
+            self._readers = readers
+        return self._readers
 
 
 @dataclass(frozen=True)
@@ -74,7 +110,12 @@ def repository_snapshot_read(
     cached = _cache_load(cache_file, max_bytes)
     if cached and cached.commit == commit and cached.fingerprint == catalog.fingerprint:
         return cached
-    reader = BlobReader(repo, cached.results if cached else {}, max_bytes)
+    if cached and cached.fingerprint == catalog.fingerprint and cached.sources:
+        changes = _changes_read(catalog, repo, commit, cached, max_bytes)
+        if changes is not None:
+            _cache_save(cache_file, changes, max_bytes)
+            return changes
+    reader = BlobReader(repo, dict(cached.results) if cached else {}, max_bytes)
     tree = repo.tree(commit)
     apps = catalog.applications_in(repo.name, tree)
     present = [
@@ -104,9 +145,90 @@ def repository_snapshot_read(
         cells=[cells.get((app.name, stage)) or Cell(app.name, stage) for app in apps for stage in catalog.stage_names],
         results=reader.used,
         last={key: list(_commit_fields(c)) for key, c in last.items() if c},
+        sources={
+            _cell_key(app.name, stage): _source_files(sf, path)
+            for (app, stage, sf, _), (_, path, _) in zip(present, sources, strict=True)
+        },
     )
     _cache_save(cache_file, snapshot, max_bytes)
     return snapshot
+
+
+def _changes_read(
+    catalog: Catalog, repo: GitRepository, commit: str, cached: RepositorySnapshot, max_bytes: int | None
+) -> RepositorySnapshot | None:
+    """`cached` moved to `commit` by reading again only the cells whose files changed since; None when
+    the change could move cells that are not known to depend on it (the caller reads everything)."""
+    if not repo.is_ancestor(cached.commit, commit):
+        return None
+    changes = repo.touched_paths(cached.commit, commit)
+    if any(status != "M" for status in changes.values()):
+        return None  # files added or deleted: applications may appear, vanish or move
+    readers = cached.readers()
+    if any(path not in readers and _may_be_a_base(path) for path in changes) and _follows_bases(cached):
+        return None  # a kustomize base an overlay may follow changed: follow them all again
+    keys = sorted({key for path in changes for key in readers.get(path, ())})
+    by_key = cached.by_key()
+    wanted = []
+    for key in keys:
+        app_name, _, stage = key.partition("\x1f")
+        app = catalog.application(app_name, repo.name)
+        if app is None or stage not in app.files or key not in by_key:
+            return None
+        wanted.append((app, stage, app.files[stage]))
+    tree = repo.entries(commit, {p for _, _, sf in wanted for p in sf.paths}) if wanted else {}
+    blobs = {path: sha for path, (_mode, sha) in tree.items()}
+    present = [(app, stage, sf, stage_files(sf, blobs)) for app, stage, sf in wanted]
+    reader = BlobReader(repo, dict(cached.results), max_bytes)
+    with repo.iter_changes(commit, {path for *_, files in present for path, blob in files if blob},
+                           since=cached.commit) as history:  # fmt: skip
+        reader.evaluate((sf.locator, blob) for _, _, sf, files in present for _, blob in files if blob)
+        sources = [(*resolve(reader, sf.locator, files), sf.locator) for _, _, sf, files in present]
+        if any(isinstance(sf.locator, KustomizeImageLocator) and missing(result)
+               for (_, _, sf, _), (result, _, _) in zip(present, sources, strict=True)):  # fmt: skip
+            return None  # an overlay now without its own entry follows its bases: read them all
+        targets = [_Target(f"{locator.key}@{path}", path, locator, result[0]) for result, path, locator in sources]
+        unique = list({target.key: target for target in targets}.values())
+        last = last_changes(reader, repo, commit, unique, since=cached.commit, previous=cached.last, history=history)
+    cells = list(cached.cells)
+    changed, files_of, moved = [], dict(cached.sources), False
+    for (app, stage, sf, _), (result, path, _), target in zip(present, sources, targets, strict=True):
+        key = _cell_key(app.name, stage)
+        cell = _cell(app, stage, path, result, last.get(target.key))
+        files_of[key] = _source_files(sf, path)
+        moved = moved or files_of[key] != cached.sources[key]
+        if cell != cells[by_key[key]]:
+            cells[by_key[key]] = cell
+            changed.append(cell)
+    last_fields = dict(cached.last) | {key: list(_commit_fields(c)) for key, c in last.items() if c}
+    return RepositorySnapshot(
+        repository=repo.name, commit=commit, fingerprint=cached.fingerprint, applications=cached.applications,
+        cells=cells, results=cached.results | reader.used, last=last_fields, sources=files_of,
+        base=cached.commit, changed=changed, _by_key=by_key, _readers=None if moved else readers,
+    )  # fmt: skip
+
+
+def _cell_key(application: str, stage: str) -> str:
+    return f"{application}\x1f{stage}"
+
+
+def _source_files(sf: StageFile, path: str) -> list[str]:
+    """The cell's layered files, then the file that set its version (one of them, or a base)."""
+    return [*sf.paths, path]
+
+
+def _may_be_a_base(path: str) -> bool:
+    return path.endswith((".yaml", ".yml", "/Kustomization"))
+
+
+def _follows_bases(snapshot: RepositorySnapshot) -> bool:
+    """Whether some cell may depend on files other than its own: a kustomize overlay whose version
+    comes from a base (or that has none yet)."""
+    return any(
+        cell.error is not None or files[-1] not in files[:-1]
+        for cell in snapshot.cells
+        if (files := snapshot.sources.get(_cell_key(cell.application, cell.stage)))
+    )
 
 
 class BlobReader:
@@ -353,33 +475,61 @@ def _cell(app: AppSpec, stage: str, path: str, result: Result, commit: Commit | 
 
 
 def cached_results(*, cache_dir: Path, repository: str, max_bytes: int | None = None) -> dict[str, Result]:
-    """Locator results remembered from the last read of `repository` (empty if none)."""
+    """Locator results remembered from the last read of `repository` (empty if none); a copy."""
     cached = _cache_load(cache_dir / f"{repository}.json", max_bytes)
-    return cached.results if cached else {}
+    return dict(cached.results) if cached else {}
+
+
+CELL_FIELDS = tuple(f.name for f in fields(Cell))
+_cell_values = attrgetter(*CELL_FIELDS)
+# The last snapshot each process read or wrote, per cache file, with the file's identity then: a
+# worker reading the same repository again skips parsing megabytes of JSON. Callers never mutate
+# a loaded snapshot (the reads build new ones; BlobReader gets copies of its results).
+_loaded: dict[Path, tuple[tuple[int, int, int, int | None], RepositorySnapshot]] = {}
+_loaded_lock = threading.Lock()
 
 
 def _cache_load(path: Path, max_bytes: int | None) -> RepositorySnapshot | None:
     try:
-        data = json.loads(path.read_bytes())
+        stat = path.stat()
+    except OSError:
+        return None
+    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size, max_bytes)
+    with _loaded_lock:
+        known = _loaded.get(path)
+    if known is not None and known[0] == identity:
+        return known[1]
+    try:
+        data = orjson.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
     if data.get("format") != CACHE_FORMAT or data.get("max_bytes") != max_bytes:
         return None  # another format, or results read under another size limit
-    return RepositorySnapshot(
+    snapshot = RepositorySnapshot(
         repository=data["repository"],
         commit=data["commit"],
         fingerprint=data["fingerprint"],
         applications=data["applications"],
-        cells=[Cell(**c) for c in data["cells"]],
+        cells=[Cell(*values) for values in data["cells"]],
         results={k: tuple(v) for k, v in data["results"].items()},
         last=data["last"],
+        sources=data["sources"],
     )
+    with _loaded_lock:
+        _loaded[path] = (identity, snapshot)
+    return snapshot
 
 
 def _cache_save(path: Path, snapshot: RepositorySnapshot, max_bytes: int | None) -> None:
-    data = vars(snapshot) | {"format": CACHE_FORMAT, "max_bytes": max_bytes, "cells": [vars(c) for c in snapshot.cells]}
+    data = {"format": CACHE_FORMAT, "max_bytes": max_bytes, "repository": snapshot.repository,
+            "commit": snapshot.commit, "fingerprint": snapshot.fingerprint, "applications": snapshot.applications,
+            "cells": [_cell_values(cell) for cell in snapshot.cells], "results": snapshot.results,
+            "last": snapshot.last, "sources": snapshot.sources}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: a reader never sees a half-written cache.
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(json.dumps(data, separators=(",", ":")))  # one-shot dumps uses the C encoder
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(orjson.dumps(data))
     os.replace(tmp.name, path)
+    stat = path.stat()
+    with _loaded_lock:
+        _loaded[path] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size, max_bytes), snapshot)
