@@ -182,3 +182,27 @@ def test_a_repository_dropped_from_the_catalogue_takes_its_cells_with_it(shop, t
     matrix_refresh(catalog=catalog_load(shop))
     assert not StageVersion.objects.filter(repository="tools").exists()
     assert StageVersion.objects.filter(repository="platform").count() == 4 * 3
+
+
+def test_a_refresh_asked_for_while_one_runs_only_marks_it_to_read_again(shop, repo, monkeypatch):
+    from promotions.matrix import refresh as refresh_module
+
+    reads, interrupted = [], []
+    original = refresh_module._refresh_one
+
+    def reading(catalog, name, *args):
+        reads.append(name)
+        if not interrupted:  # a webhook's refresh arrives while the first one reads
+            interrupted.append(True)
+            repo.commit({"dev/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.2.0")}, "web 1.2.0",
+                        date=at(1))  # fmt: skip
+            assert matrix_refresh(catalog=catalog, repositories=[name]).changed == []  # it returns at once
+        original(catalog, name, *args)
+
+    monkeypatch.setattr(refresh_module, "_refresh_one", reading)
+    matrix_refresh(catalog=catalog_load(shop))
+    assert reads == ["platform", "platform"]  # the running refresh read again, once, for the request
+    assert StageVersion.objects.get(application="web", stage="dev").version == "1.2.0"
+    reads.clear()
+    matrix_refresh(catalog=catalog_load(shop))
+    assert reads == ["platform"]  # nothing left marked

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,9 +51,51 @@ def matrix_refresh(
     A repository that cannot be fetched keeps its last good cells, with the reason
     recorded on its state (pages show both).
     """
-    changed, errors = [], {}
+    changed: list[str] = []
+    errors: dict[str, str] = {}
+    wanted = [r.name for r in catalog.repositories if repositories is None or r.name in repositories]
+    for name in wanted:
+        while _slot_take(name):
+            try:
+                _refresh_one(catalog, name, data_dir, changed, errors)
+            finally:
+                cache.delete(_RUNNING.format(name))
+            if not _dirty_take(name):  # asked again while reading (checked after letting go): read again
+                break
+    _forget_removed(catalog)
+    return RefreshReport(len(catalog.repositories), changed, errors)
+
+
+# Refreshes of one repository coalesce: one runs at a time (across processes, through the cache:
+# Redis when configured); a request meanwhile only marks it dirty, and the running one reads again.
+_RUNNING, _DIRTY = "matrix-refresh:running:{}", "matrix-refresh:dirty:{}"
+
+
+def _slot_take(repository: str) -> bool:
+    """Whether this call should read `repository` now (False: another refresh is reading it and
+    will read again for this request)."""
+    ttl = int(settings.CELERY_TASK_TIME_LIMIT)  # a refresh that died (killed at this limit) frees the slot
+    if cache.add(_RUNNING.format(repository), 1, ttl):
+        return True
+    cache.set(_DIRTY.format(repository), 1, ttl)
+    if cache.add(_RUNNING.format(repository), 1, ttl):  # it let go in between: read after all
+        cache.delete(_DIRTY.format(repository))
+        return True
+    return False
+
+
+def _dirty_take(repository: str) -> bool:
+    dirty = _DIRTY.format(repository)
+    if cache.get(dirty):
+        cache.delete(dirty)
+        return True
+    return False
+
+
+def _refresh_one(catalog: Catalog, name: str, data_dir: Path | None, changed: list[str],
+                 errors: dict[str, str]) -> None:  # fmt: skip
     now = timezone.now()
-    for read in matrix_read_git(catalog=catalog, data_dir=data_dir, repositories=repositories):
+    for read in matrix_read_git(catalog=catalog, data_dir=data_dir, repositories=[name]):
         repo = catalog.repository(read.name)
         if read.snapshot is None:
             errors[read.name] = read.error or "unknown error"
@@ -67,8 +110,6 @@ def matrix_refresh(
         problems = _problems_if_changed(catalog, read.snapshot, data_dir)
         if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now, problems=problems):
             changed.append(read.name)
-    _forget_removed(catalog)
-    return RefreshReport(len(catalog.repositories), changed, errors)
 
 
 def _problems_if_changed(catalog: Catalog, snapshot: RepositorySnapshot, data_dir: Path | None) -> list[str] | None:

@@ -45,7 +45,7 @@ def _on_push(payload: dict[str, Any], repository: str, catalog: Catalog) -> None
     from promotions.matrix.refresh import matrix_refresh
 
     if payload.get("ref") == f"refs/heads/{catalog.repository(repository).branch}":
-        matrix_refresh(catalog=catalog)
+        matrix_refresh(catalog=catalog, repositories=[repository])
 
 
 def _promotion_for(repository: str, number: Any) -> Promotion | None:

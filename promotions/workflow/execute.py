@@ -60,7 +60,7 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
             _apply(promotion, catalog, claim)
         if promotion.state == State.COMMITTED:
             promotion_landed(promotion)
-            refresh_after_landing(catalog, promotion.to_stage)
+            refresh_after_landing(catalog, promotion.to_stage, promotion.repository)
     except (TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "the task ran out of time"
         if promotion.attempts >= settings.GITOPS_PORTAL_MAX_ATTEMPTS:
@@ -82,14 +82,15 @@ def lock_wait() -> float:
     return max(1.0, min(60.0, settings.CELERY_TASK_SOFT_TIME_LIMIT / 2))
 
 
-def refresh_after_landing(catalog: Catalog, stage: str | None = None) -> None:
-    """Show the new version on the dashboard now rather than at the next periodic read,
+def refresh_after_landing(catalog: Catalog, stage: str | None = None, repository: str | None = None) -> None:
+    """Show the new version on the dashboard now rather than at the next periodic read (only the
+    repository it landed in, and only the cells the commit changed: see `matrix.snapshot`),
     and start following the stage's cluster."""
     from promotions.matrix.refresh import matrix_refresh
     from promotions.workflow.rollout import live_refresh
 
     try:
-        matrix_refresh(catalog=catalog)
+        matrix_refresh(catalog=catalog, repositories=[repository] if repository else None)
         if stage is not None:
             live_refresh(catalog=catalog, stages=[stage])
     except Exception:  # the promotion is done either way; the periodic refreshes catch up
