@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import Http404
+from django.http import Http404, HttpResponseNotModified
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -24,6 +24,7 @@ from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
 from promotions.matrix.document import stored_matrix_document
 from promotions.matrix.history import application_history_get
+from promotions.matrix.version import etag_matches, matrix_version
 from promotions.models import ApiToken, Promotion, RepositoryState, StageVersion
 from promotions.reviews.approvals import approval_submit, promotion_reject
 from promotions.reviews.merge import promotion_merge
@@ -96,9 +97,21 @@ class Stages(APIView):
 
 
 class Matrix(APIView):
-    @extend_schema(responses={200: s.Matrix, **READ}, summary="Every application's version per stage, with live state")
-    def get(self, request: Request) -> Response:
-        return Response(stored_matrix_document(catalog=_read_catalog()))
+    @extend_schema(
+        responses={200: s.Matrix, 304: None, **READ},
+        summary="Every application's version per stage, with live state",
+        description="Send the ETag of an earlier answer in If-None-Match: 304 while nothing it shows changed.",
+    )
+    def get(self, request: Request) -> Response | HttpResponseNotModified:
+        catalog = _read_catalog()
+        etag = f'"{matrix_version(catalog=catalog)}"'
+        if etag_matches(request.headers.get("If-None-Match", ""), etag.strip('"')):
+            response = HttpResponseNotModified()
+        else:
+            response = Response(stored_matrix_document(catalog=catalog))
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"  # revalidate every time: it changes
+        return response
 
 
 class Applications(APIView):

@@ -47,7 +47,7 @@ def matrix_document(
 
 def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, Any]:
     """The same document from what the last refreshes stored (no Git, no cluster: the API's)."""
-    live = live_documents() if any(s.cluster is not None for s in catalog.stages) else {}
+    live = live_documents(query=query) if any(s.cluster is not None for s in catalog.stages) else {}
     rows = StageVersion.objects.filter(stage__in=catalog.stage_names).order_by("application")
     if query:
         rows = rows.filter(application__icontains=query)
@@ -113,10 +113,13 @@ def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, A
     }
 
 
-def live_documents() -> dict[tuple[str, str], dict[str, Any]]:
-    """Stored live states by (application, stage), as the matrix document shows them."""
+def live_documents(*, query: str = "") -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored live states by (application, stage), as the matrix document shows them (only of the
+    applications whose name contains `query`, when given)."""
     now, refresh = timezone.now(), settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS
     rows = LiveState.objects.values("application", "stage", *LIVE_KEYS)
+    if query:
+        rows = rows.filter(application__icontains=query)
     return {
         (r["application"], r["stage"]): r
         | {"observed_at": r["observed_at"].isoformat(), "stale": is_stale(r["observed_at"], now, refresh)}

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from promotions.catalogue.lookups import Catalog
 from promotions.matrix.dashboard import Dashboard, dashboard_get, refresh_progress
 from promotions.matrix.refresh import matrix_refresh_request
+from promotions.matrix.version import matrix_version
 from promotions.web.htmx import HtmxHttpRequest, htmx_partial
 from promotions.web.views.base import with_catalog
 from promotions.workflow.freeze import active_freeze, describe
@@ -34,6 +35,9 @@ def _matrix_response(
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
     since = since if since is not None else _epoch(request.GET.get("refreshing", ""))
+    version = matrix_version(catalog=catalog, extra=(request.user.pk, query, behind))
+    if request.method == "GET" and htmx_partial(request) and request.GET.get("v") == version:
+        return HttpResponse(status=204)  # the periodic update: nothing it shows changed, nothing to swap
     board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
     actor = who(request.user, catalog)
     now = timezone.now()
@@ -42,7 +46,7 @@ def _matrix_response(
     context = {"board": board, "q": query, "behind": behind, "refreshed": refreshed or since is not None,
                "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
                "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
-               "reading_clusters": reading_clusters, "problem": problem,
+               "reading_clusters": reading_clusters, "problem": problem, "version": version,
                "catalogue_problems": _catalogue_problems(board) if actor.admin else []}  # fmt: skip
     partial = htmx_partial(request)
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"

@@ -1,0 +1,40 @@
+"""A token that changes whenever what the matrix shows may have changed: the conditional GET of
+`GET /api/v1/matrix` (ETag, 304) and of the dashboard's periodic update (204 when unchanged).
+
+A constant number of small queries, whatever the number of applications: the repositories' read
+states (commit, catalogue fingerprint, error), the live states' count and newest read, and the
+landed rollbacks (they order versions). The minute is part of it, since pages show ages ("3 days
+ago", "Healthy 14m ago — stale") and freezes begin and end with time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+
+from django.db.models import Count, Max
+
+from promotions.catalogue.lookups import Catalog
+from promotions.models import LiveState, Promotion, RepositoryState
+
+
+def matrix_version(*, catalog: Catalog, extra: Iterable[object] = ()) -> str:
+    """The token for what the matrix shows now (`extra`: what else the response depends on, such as
+    the query string or the user, whose permissions decide the page's links)."""
+    repositories = list(
+        RepositoryState.objects.order_by("name").values_list("name", "commit", "fingerprint", "error", "read_at")
+    )
+    live = LiveState.objects.aggregate(count=Count("id"), newest=Max("observed_at"))
+    landed = (*Promotion.ROLLOUT_STATES, Promotion.State.VERIFIED)
+    rollbacks = Promotion.objects.filter(kind=Promotion.Kind.ROLLBACK, state__in=landed).aggregate(
+        count=Count("id"), newest=Max("pk")
+    )
+    parts = (catalog.fingerprint, repositories, live, rollbacks, int(time.time() // 60), *extra)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+def etag_matches(header: str, version: str) -> bool:
+    """Whether an If-None-Match header names `version` (weak or strong, in a list, or `*`)."""
+    tags = [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")]
+    return "*" in tags or version in tags
