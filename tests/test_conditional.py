@@ -88,3 +88,9 @@ def test_one_application_reads_only_its_own_rows(pipeline, alice):
     cells = [q["sql"] for q in queries.captured_queries if "promotions_stageversion" in q["sql"]]
     assert cells
     assert all("LIKE" in sql.upper() for sql in cells)
+
+
+def test_a_query_parameter_given_twice_is_refused_not_half_read(pipeline, alice):
+    response = bearer(alice).get("/api/v1/applications?name=web&name=api")
+    assert response.status_code == 400
+    assert "give name once, not 2 times" in response.content.decode()

@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponseNotModified
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -62,7 +63,12 @@ def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
 
 
 def _query(serializer_class: type, request: Request) -> dict[str, Any]:
-    """Query parameters validated like a body (a plain dict: an empty value is a value, not absent)."""
+    """Query parameters validated like a body (a plain dict: an empty value is a value, not absent).
+    Each takes one value: `?name=a&name=b` is refused, not read as one of them."""
+    repeated = sorted(key for key, values in request.query_params.lists() if len(values) > 1)
+    if repeated:
+        raise ValidationError({key: [f"give {key} once, not {len(request.query_params.getlist(key))} times"]
+                               for key in repeated})  # fmt: skip
     serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

@@ -3,18 +3,21 @@ whatever the number of applications."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
 from promotions.matrix.relation import Relation, Side, relations, rollbacks_known
+from promotions.matrix.version import cells_version
 from promotions.models import LiveState, RepositoryState, StageVersion
 
 
@@ -94,54 +97,130 @@ class Column:
         return self.bundles[0].query if len(self.bundles) == 1 else ""
 
 
+PAGE_SIZE = 200  # rows a page shows: what a person scans; the rest is a page away (or a filter)
+
+
 @dataclass
 class Dashboard:
     stages: list[str]
-    rows: list[DashboardRow]
+    rows: list[DashboardRow]  # the page's
     repositories: list[RepositoryState]
-    total: int
+    total: int  # applications in all
     stale: bool
     columns: list[Column] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the catalogue's, and discovered names' (live state)
+    matched: int = 0  # applications the filters keep (over every page)
+    page: int = 1
+    pages: int = 1
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row among the matched ones (1-based; 0 when none)."""
+        return (self.page - 1) * PAGE_SIZE + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + len(self.rows)
 
 
-def dashboard_get(*, catalog: Catalog, query: str = "", behind_only: bool = False) -> Dashboard:
-    """Applications × stages (in graph order) with each cell's version, age and relation to its upstreams."""
+def dashboard_get(
+    *, catalog: Catalog, query: str = "", behind_only: bool = False, page: int = 1, cells: str | None = None
+) -> Dashboard:
+    """Applications × stages (in graph order) with each cell's version, age and relation to its upstreams.
+
+    What a page costs grows with the rows it shows, not the applications there are: every cell's
+    relation (the columns' "behind" counts, the "behind only" filter) comes from a light pass over
+    plain values; cells in full, their commits and live state are read for the page's rows only."""
     now = timezone.now()
     stages = catalog.stage_names
     states = list(RepositoryState.objects.all())
-    cells = StageVersion.objects.filter(stage__in=stages).order_by("application")
+    related = related_get(catalog=catalog, cells=cells)
+    names = [app for app, _ in related]
     if query.strip():
-        cells = cells.filter(application__icontains=query.strip())
-    live = {(s.application, s.stage): s for s in LiveState.objects.filter(stage__in=stages)}
-    older = rollbacks_known()
-    rows = [
-        _row(catalog, app, list(group), now, live, older.get(app, frozenset()))
-        for app, group in groupby(cells, key=lambda c: c.application)
-    ]
-    columns = [_column(catalog, rows, i) for i in range(len(stages))]
-    total = StageVersion.objects.values("application").distinct().count() if query.strip() else len(rows)
-    warnings = [*catalog.warnings, *_discovered_warnings(catalog, None if query.strip() else rows)]
+        needle = query.strip().casefold()
+        related = [(app, rel) for app, rel in related if needle in app.casefold()]
     if behind_only:
-        rows = [row for row in rows if row.behind]
-    return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns, warnings)
+        related = [(app, rel) for app, rel in related if any(r.relation == "behind" for r in rel.values())]
+    columns = [_column(catalog, related, stage) for stage in stages]
+    pages = max(1, -(-len(related) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    window = related[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    rows = _rows(catalog, window, now)
+    total = len(names)
+    warnings = [*catalog.warnings, *_discovered_warnings(catalog, names)]
+    return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns, warnings, len(related), page,
+                     pages)  # fmt: skip
 
 
-def _discovered_warnings(catalog: Catalog, rows: list[DashboardRow] | None) -> list[str]:
-    """Discovered applications their clusters cannot be searched for (`rows`: all of them, if at hand)."""
+Related = list[tuple[str, dict[str, Relation]]]  # every application, in order, with each stage's relation
+
+
+def related_get(*, catalog: Catalog, cells: str | None = None) -> Related:
+    """Every application's relation per stage, worked out once per state of the cells (the cache
+    key is `cells_version`: a new commit read, a changed catalogue or a landed rollback is a new key)
+    and shared by every page, filter and user; the refresh that stores cells warms it."""
+    key = f"dashboard:related:{cells or cells_version(catalog=catalog)}"
+    with _memo_lock:
+        if _memo and _memo[0] == key:
+            return _memo[1]  # this process has it: not even unpickled again
+    found = cache.get(key)
+    if found is None:
+        found = _related(catalog)
+        cache.set(key, found, RELATED_TTL)
+    with _memo_lock:
+        _memo[:] = [key, found]
+    return cast(Related, found)
+
+
+RELATED_TTL = 3600
+_memo: list[Any] = []  # [key, relations]: the last this process used
+_memo_lock = threading.Lock()
+
+
+def related_forget() -> None:
+    """Forget this process's relations (tests: each starts from a database whose ids start over)."""
+    with _memo_lock:
+        _memo.clear()
+
+
+def _related(catalog: Catalog) -> Related:
+    stages = catalog.stage_names
+    older = rollbacks_known()
+    light = StageVersion.objects.filter(stage__in=stages).order_by("application")
+    related: Related = []
+    for app, group in groupby(
+        light.values_list("application", "stage", "version", "error", "path", "changed_at"), key=lambda c: c[0]
+    ):
+        sides = {stage: Side(None, present=False) for stage in stages}
+        for _, stage, version, error, path, changed_at in group:
+            sides[stage] = Side(version, bool(error), path is not None, changed_at)
+        related.append((app, relations(catalog, sides, older.get(app, frozenset()))))
+    return related
+
+
+def _rows(catalog: Catalog, window: list[tuple[str, dict[str, Relation]]], now: datetime) -> list[DashboardRow]:
+    """The page's rows in full: their cells and live state, two queries for the window."""
+    apps = [app for app, _ in window]
+    cells: dict[str, list[StageVersion]] = {}
+    for cell in StageVersion.objects.filter(application__in=apps, stage__in=catalog.stage_names):
+        cells.setdefault(cell.application, []).append(cell)
+    live = {(s.application, s.stage): s for s in LiveState.objects.filter(application__in=apps)}
+    return [_row(catalog, app, cells[app], now, live, rel) for app, rel in window if app in cells]
+
+
+def _discovered_warnings(catalog: Catalog, names: list[str] | None) -> list[str]:
+    """Discovered applications their clusters cannot be searched for (`names`: all of them, if at hand)."""
     if not any(stage.cluster for stage in catalog.stages):
         return []
-    names = [row.application for row in rows] if rows is not None else None
     return catalog.live_warnings(names or StageVersion.objects.values_list("application", flat=True).distinct())
 
 
-def _column(catalog: Catalog, rows: list[DashboardRow], index: int) -> Column:
+def _column(catalog: Catalog, related: list[tuple[str, dict[str, Relation]]], stage: str) -> Column:
     """A stage's header: how many applications are behind, and one bundle per upstream edge."""
-    stage = catalog.stage_names[index]
-    behind = [row for row in rows if row.cells[index].behind]
+    behind = [(app, rel[stage]) for app, rel in related if rel[stage].relation == "behind"]
     bundles = []
-    for source in dict.fromkeys(row.cells[index].upstream for row in behind):
-        apps = [row.application for row in behind if row.cells[index].upstream == source]
+    for source in dict.fromkeys(relation.source for _, relation in behind):
+        apps = [app for app, relation in behind if relation.source == source]
         query = urlencode([("to", stage), ("from", source), *(("app", a) for a in apps)])
         bundles.append(Bundle(source, len(apps), query))
     return Column(stage, len(behind), bundles, tuple(catalog.upstreams(stage)))
@@ -153,15 +232,9 @@ def _row(
     cells: list[StageVersion],
     now: datetime,
     live: dict[tuple[str, str], LiveState],
-    older: frozenset[tuple[str, str]],
+    related: dict[str, Relation],
 ) -> DashboardRow:
     by_stage = {cell.stage: cell for cell in cells}
-    sides = {
-        stage: Side(c.version, bool(c.error), c.path is not None, c.changed_at) if (c := by_stage.get(stage))
-        else Side(None, present=False)
-        for stage in catalog.stage_names
-    }  # fmt: skip
-    related = relations(catalog, sides, older)
     out = [
         _cell(stage, by_stage.get(stage), related[stage], now, live.get((application, stage)))
         for stage in catalog.stage_names

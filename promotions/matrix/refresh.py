@@ -19,6 +19,7 @@ from promotions.catalogue.connect import git_repository
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
 from promotions.matrix.check import snapshot_problems
+from promotions.matrix.dashboard import related_get
 from promotions.matrix.snapshot import Cell, RepositorySnapshot, repository_snapshot_read
 from promotions.matrix.sources import source_status_record
 from promotions.models import RepositoryState, StageVersion
@@ -63,6 +64,8 @@ def matrix_refresh(
             if not _dirty_take(name):  # asked again while reading (checked after letting go): read again
                 break
     _forget_removed(catalog)
+    if changed:
+        related_get(catalog=catalog)  # the dashboard's relations for the new cells, worked out here, not in a page
     return RefreshReport(len(catalog.repositories), changed, errors)
 
 

@@ -2,9 +2,9 @@
 `GET /api/v1/matrix` (ETag, 304) and of the dashboard's periodic update (204 when unchanged).
 
 A constant number of small queries, whatever the number of applications: the repositories' read
-states (commit, catalogue fingerprint, error), the live states' count and newest read, and the
-landed rollbacks (they order versions). The minute is part of it, since pages show ages ("3 days
-ago", "Healthy 14m ago — stale") and freezes begin and end with time.
+states (commit, catalogue fingerprint, error), the cells' count and newest row, the live states'
+count and newest read, and the landed rollbacks (they order versions). The minute is part of it,
+since pages show ages ("3 days ago", "Healthy 14m ago — stale") and freezes begin and end with time.
 """
 
 from __future__ import annotations
@@ -16,21 +16,32 @@ from collections.abc import Iterable
 from django.db.models import Count, Max
 
 from promotions.catalogue.lookups import Catalog
-from promotions.models import LiveState, Promotion, RepositoryState
+from promotions.models import LiveState, Promotion, RepositoryState, StageVersion
 
 
-def matrix_version(*, catalog: Catalog, extra: Iterable[object] = ()) -> str:
-    """The token for what the matrix shows now (`extra`: what else the response depends on, such as
-    the query string or the user, whose permissions decide the page's links)."""
+def matrix_version(*, catalog: Catalog, cells: str | None = None, extra: Iterable[object] = ()) -> str:
+    """The token for what the matrix shows now (`cells`: `cells_version`, when the caller has it;
+    `extra`: what else the response depends on, such as the query string or the user, whose
+    permissions decide the page's links)."""
+    live = LiveState.objects.aggregate(count=Count("id"), newest=Max("observed_at"))
+    parts = (cells or cells_version(catalog=catalog), live, int(time.time() // 60), *extra)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+def cells_version(*, catalog: Catalog) -> str:
+    """The token for the cells and their relations alone (what Git declares, and the landed rollbacks
+    that order versions): the key of what is worked out from them once for everyone."""
     repositories = list(
         RepositoryState.objects.order_by("name").values_list("name", "commit", "fingerprint", "error", "read_at")
     )
-    live = LiveState.objects.aggregate(count=Count("id"), newest=Max("observed_at"))
     landed = (*Promotion.ROLLOUT_STATES, Promotion.State.VERIFIED)
     rollbacks = Promotion.objects.filter(kind=Promotion.Kind.ROLLBACK, state__in=landed).aggregate(
         count=Count("id"), newest=Max("pk")
     )
-    parts = (catalog.fingerprint, repositories, live, rollbacks, int(time.time() // 60), *extra)
+    # The rows themselves, cheaply: a refresh replaces them (new ids) or updates a few (a new commit
+    # above); this also catches cells written some other way (an import, a test).
+    cells = StageVersion.objects.aggregate(count=Count("id"), newest=Max("id"))
+    parts = (catalog.fingerprint, repositories, rollbacks, cells)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from promotions.catalogue.lookups import Catalog
 from promotions.matrix.dashboard import Dashboard, dashboard_get, refresh_progress
 from promotions.matrix.refresh import matrix_refresh_request
-from promotions.matrix.version import matrix_version
+from promotions.matrix.version import cells_version, matrix_version
 from promotions.web.htmx import HtmxHttpRequest, htmx_partial
 from promotions.web.views.base import with_catalog
 from promotions.workflow.freeze import active_freeze, describe
@@ -35,10 +36,12 @@ def _matrix_response(
     params = request.POST if request.method == "POST" else request.GET
     query, behind = params.get("q", ""), params.get("behind") == "1"
     since = since if since is not None else _epoch(request.GET.get("refreshing", ""))
-    version = matrix_version(catalog=catalog, extra=(request.user.pk, query, behind))
+    page = _page(params.get("page", ""))
+    cells = cells_version(catalog=catalog)
+    version = matrix_version(catalog=catalog, cells=cells, extra=(request.user.pk, query, behind, page))
     if request.method == "GET" and htmx_partial(request) and request.GET.get("v") == version:
         return HttpResponse(status=204)  # the periodic update: nothing it shows changed, nothing to swap
-    board = dashboard_get(catalog=catalog, query=query, behind_only=behind)
+    board = dashboard_get(catalog=catalog, query=query, behind_only=behind, page=page, cells=cells)
     actor = who(request.user, catalog)
     now = timezone.now()
     frozen = {s.name: describe(w) for s in catalog.stages if (w := active_freeze(s.promotion, now))}
@@ -47,6 +50,7 @@ def _matrix_response(
                "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
                "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
                "reading_clusters": reading_clusters, "problem": problem, "version": version,
+               "pager": _pager(query, behind, board),
                "catalogue_problems": _catalogue_problems(board) if actor.admin else []}  # fmt: skip
     partial = htmx_partial(request)
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
@@ -57,6 +61,22 @@ def _catalogue_problems(board: Dashboard) -> list[str]:
     """What `catalogue check` says, as the last refresh stored it (no Git read here): shown to
     admins, who can fix the catalogue."""
     return [line for state in board.repositories for line in state.problems or []]
+
+
+def _pager(query: str, behind: bool, board: Dashboard) -> dict[str, str]:
+    """The previous and next pages' addresses, keeping the filters ('' where there is none)."""
+
+    def link(page: int) -> str:
+        params = {"q": query, "behind": "1" if behind else "", "page": str(page)}
+        return f"{reverse('dashboard')}?{urlencode({k: v for k, v in params.items() if v})}"
+
+    return {"previous": link(board.page - 1) if board.page > 1 else "",
+            "next": link(board.page + 1) if board.page < board.pages else ""}  # fmt: skip
+
+
+def _page(value: str) -> int:
+    """The page asked for (1 when missing or not a number; past the last, the last)."""
+    return int(value) if value.isdigit() and 0 < len(value) <= 6 else 1
 
 
 def _epoch(value: str) -> int | None:
