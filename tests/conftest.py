@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
-from promotions.matrix.dashboard import related_forget
+from promotions.matrix.memo import shared_forget
 from sandbox.gitrepo import RepoBuilder
 from tests.builders import BOB, PIPELINE, at, pipeline_files, portal_user
 
@@ -22,7 +22,7 @@ def data_dir(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
     settings.DATA_DIR = tmp_path / "data"
     settings.DATA_DIR.mkdir()
     cache.clear()
-    related_forget()  # database ids start over with each test: keys built from them could repeat
+    shared_forget()  # database ids start over with each test: keys built from them could repeat
     return settings.DATA_DIR
 
 

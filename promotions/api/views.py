@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import Http404, HttpResponseNotModified
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -23,7 +23,7 @@ from promotions.audit.chain import audit_context, current_context
 from promotions.audit.export import audit_document, audit_events
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
-from promotions.matrix.document import stored_matrix_document
+from promotions.matrix.document import stored_matrix_document, stored_matrix_json
 from promotions.matrix.history import application_history_get
 from promotions.matrix.version import etag_matches, matrix_version
 from promotions.models import ApiToken, Promotion, RepositoryState, StageVersion
@@ -108,13 +108,16 @@ class Matrix(APIView):
         summary="Every application's version per stage, with live state",
         description="Send the ETag of an earlier answer in If-None-Match: 304 while nothing it shows changed.",
     )
-    def get(self, request: Request) -> Response | HttpResponseNotModified:
+    def get(self, request: Request) -> HttpResponse:
         catalog = _read_catalog()
-        etag = f'"{matrix_version(catalog=catalog)}"'
-        if etag_matches(request.headers.get("If-None-Match", ""), etag.strip('"')):
+        version = matrix_version(catalog=catalog)
+        etag = f'"{version}"'
+        response: HttpResponse
+        if etag_matches(request.headers.get("If-None-Match", ""), version):
             response = HttpResponseNotModified()
-        else:
-            response = Response(stored_matrix_document(catalog=catalog))
+        else:  # built once per version for every client: polling CI jobs and chat bots cost a lookup
+            response = HttpResponse(stored_matrix_json(catalog=catalog, version=version),
+                                    content_type="application/json")  # fmt: skip
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"  # revalidate every time: it changes
         return response

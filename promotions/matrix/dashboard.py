@@ -3,19 +3,18 @@ whatever the number of applications."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
+from promotions.matrix.memo import shared
 from promotions.matrix.relation import Relation, Side, relations, rollbacks_known
 from promotions.matrix.version import cells_version
 from promotions.models import LiveState, RepositoryState, StageVersion
@@ -156,31 +155,11 @@ Related = list[tuple[str, dict[str, Relation]]]  # every application, in order, 
 
 
 def related_get(*, catalog: Catalog, cells: str | None = None) -> Related:
-    """Every application's relation per stage, worked out once per state of the cells (the cache
-    key is `cells_version`: a new commit read, a changed catalogue or a landed rollback is a new key)
-    and shared by every page, filter and user; the refresh that stores cells warms it."""
-    key = f"dashboard:related:{cells or cells_version(catalog=catalog)}"
-    with _memo_lock:
-        if _memo and _memo[0] == key:
-            return _memo[1]  # this process has it: not even unpickled again
-    found = cache.get(key)
-    if found is None:
-        found = _related(catalog)
-        cache.set(key, found, RELATED_TTL)
-    with _memo_lock:
-        _memo[:] = [key, found]
-    return cast(Related, found)
-
-
-RELATED_TTL = 3600
-_memo: list[Any] = []  # [key, relations]: the last this process used
-_memo_lock = threading.Lock()
-
-
-def related_forget() -> None:
-    """Forget this process's relations (tests: each starts from a database whose ids start over)."""
-    with _memo_lock:
-        _memo.clear()
+    """Every application's relation per stage, worked out once per state of the cells (the key is
+    `cells_version`: a new commit read, a changed catalogue or a landed rollback is a new key) and
+    shared by every page, filter and user; the refresh that stores cells warms it."""
+    key = cells or cells_version(catalog=catalog)
+    return shared("dashboard-related", key, lambda: _related(catalog))
 
 
 def _related(catalog: Catalog) -> Related:

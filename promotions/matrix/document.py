@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
+from promotions.matrix.memo import shared
 from promotions.matrix.refresh import RepositoryRead
 from promotions.matrix.relation import Side, relations, rollbacks_known, when
 from promotions.matrix.snapshot import Cell
@@ -58,6 +60,12 @@ def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, An
     cells = ((row.application, row.repository, row.stage, _stored_fields(row)) for row in rows)
     older = rollbacks_known()  # landed rollbacks are few: all of them, in one query
     return _document(catalog=catalog, repositories=repositories, cells=cells, live=live, older=older)
+
+
+def stored_matrix_json(*, catalog: Catalog, version: str) -> bytes:
+    """`stored_matrix_document` as JSON, built once per `version` (`matrix_version`) and shared by
+    every request and process until something it shows changes."""
+    return shared("api-matrix", version, lambda: orjson.dumps(stored_matrix_document(catalog=catalog)))
 
 
 def _document(
