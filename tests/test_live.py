@@ -303,3 +303,34 @@ def test_a_tls_error_is_unknown_with_the_reason(live_pipeline, operator, kube, t
     refresh(live_pipeline)
     assert state("web", "production").reason.startswith("TLS error talking to https://127.0.0.1:")
     assert state("web", "production").health == "Unknown"
+
+
+def test_a_settled_cluster_read_again_writes_only_the_time_and_the_page_stays_current(
+    live_pipeline, operator, repo, client, alice
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    refresh(live_pipeline)
+    before = {(s.application, s.stage): (s.pk, s.changed_at) for s in LiveState.objects.all()}
+    client.force_login(alice)
+    page = client.get(reverse("dashboard")).content.decode()
+    version = page.split('name="v" value="', 1)[1].split('"', 1)[0]
+    with CaptureQueriesContext(connection) as queries:
+        refresh(live_pipeline)
+    writes = [q["sql"].split()[0] for q in queries.captured_queries if "promotions_livestate" in q["sql"]
+              and q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]  # fmt: skip
+    assert writes == ["UPDATE", "UPDATE"]  # per stage, the time of the read; no row rewritten
+    assert {(s.application, s.stage): (s.pk, s.changed_at) for s in LiveState.objects.all()} == before
+    poll = client.get(reverse("dashboard"), {"v": version, "page": "1"}, headers={"HX-Request": "true"})
+    assert poll.status_code == 204
+    promote_in_git(repo, live_pipeline, "staging", "web", "1.1.0")
+    operator.sync_now()
+    refresh(live_pipeline)
+    web = state("web", "staging")
+    assert web.versions == ["1.1.0"]
+    assert web.changed_at > before["web", "staging"][1]
+    assert state("api", "staging").changed_at == before["api", "staging"][1]
+    assert (
+        client.get(reverse("dashboard"), {"v": version, "page": "1"}, headers={"HX-Request": "true"}).status_code == 200
+    )

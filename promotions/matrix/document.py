@@ -128,11 +128,13 @@ def live_documents(*, query: str = "") -> dict[tuple[str, str], dict[str, Any]]:
     rows = LiveState.objects.values("application", "stage", *LIVE_KEYS)
     if query:
         rows = rows.filter(application__icontains=query)
-    return {
-        (r["application"], r["stage"]): r
-        | {"observed_at": r["observed_at"].isoformat(), "stale": is_stale(r["observed_at"], now, refresh)}
-        for r in rows
-    }
+    documents = {}
+    for r in rows:
+        when = r["observed_at"].isoformat()
+        operator = r["operator"] and r["operator"] | {"observed_at": when}  # read with the row, every time
+        documents[r["application"], r["stage"]] = r | {"observed_at": when, "operator": operator,
+                                                       "stale": is_stale(r["observed_at"], now, refresh)}  # fmt: skip
+    return documents
 
 
 def cell_document(cell: Cell) -> dict[str, Any]:

@@ -237,15 +237,46 @@ def _store(read: StageRead, now: datetime) -> None:
         rows = LiveState.objects.filter(stage=read.stage)
         rows.update(**_NOTHING_KNOWN, versions=[], reason=read.error, observed_at=now)
         return
-    drifting = dict(LiveState.objects.filter(stage=read.stage).values_list("application", "drift_since"))
-    LiveState.objects.filter(stage=read.stage).delete()
+    stored = {row[0]: row for row in LiveState.objects.filter(stage=read.stage).values_list("application", "pk",
+                                                                                          *STORED_FIELDS)}  # fmt: skip
     operators = read.operator.cells if read.operator else {}
-    LiveState.objects.bulk_create(
-        _row(read.stage, o, now, operators.get(o.application, {}), _drift_since(
-            read.declared.get(o.application), o, operators.get(o.application), drifting.get(o.application), now
-        ))
-        for o in read.observed
-    )  # fmt: skip
+    fresh, changed = [], []
+    for o in read.observed:
+        before = stored.pop(o.application, None)
+        drift = _drift_since(read.declared.get(o.application), o, operators.get(o.application),
+                             before[-1] if before else None, now)  # fmt: skip
+        row = _row(read.stage, o, now, operators.get(o.application, {}), drift)
+        if before is None:
+            fresh.append(row)
+        elif _values(row) != _comparable(before[2:]):
+            row.pk = before[1]
+            changed.append(row)
+    deleted = list(stored)
+    # Only what changed is written: a settled stage of 10,000 applications is one UPDATE (the time
+    # of this read), not 10,000 rows deleted and inserted every refresh.
+    LiveState.objects.filter(stage=read.stage, application__in=deleted).delete()
+    LiveState.objects.filter(stage=read.stage).update(observed_at=now)
+    LiveState.objects.bulk_update(changed, (*STORED_FIELDS, "changed_at"), batch_size=500)
+    LiveState.objects.bulk_create(fresh, batch_size=500)
+    if deleted and not (changed or fresh):  # a row gone is a change too: the stage's newest moves
+        LiveState.objects.filter(stage=read.stage).update(changed_at=now)
+
+
+STORED_FIELDS = ("namespace", "workload", "version", "versions", "health", "sync", "ready", "desired", "reason",
+                 "operator", "drift_since")  # fmt: skip
+
+
+def _values(row: LiveState) -> tuple[Any, ...]:
+    return _comparable(tuple(getattr(row, name) for name in STORED_FIELDS))
+
+
+def _comparable(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row's stored values as compared between reads: the operator's time of reading is not a change
+    (the read's time is every row's `observed_at`)."""
+    operator = values[STORED_FIELDS.index("operator")]
+    if operator:
+        operator = {key: value for key, value in operator.items() if key != "observed_at"}
+    return (*values[:9], operator, values[10])
 
 
 def _drift_since(declared: Declared | None, o: Observed, operator: dict[str, Any] | None, before: datetime | None,
@@ -265,5 +296,5 @@ def _row(stage: str, o: Observed, now: datetime, operator: dict[str, Any], drift
     return LiveState(
         application=o.application, stage=stage, namespace=o.namespace[:255], workload=o.workload[:500],
         version=o.version, versions=o.versions, health=o.health, sync=o.sync, ready=o.ready, desired=o.desired,
-        reason=o.reason, observed_at=now, operator=operator, drift_since=drift_since,
+        reason=o.reason, observed_at=now, operator=operator, drift_since=drift_since, changed_at=now,
     )  # fmt: skip

@@ -3,7 +3,8 @@
 
 A constant number of small queries, whatever the number of applications: the repositories' read
 states (commit, catalogue fingerprint, error), the cells' count and newest row, the live states'
-count and newest read, and the landed rollbacks (they order versions). The minute is part of it,
+count and newest change (and, once stale, their newest read), and the landed rollbacks (they order
+versions). The minute is part of it,
 since pages show ages ("3 days ago", "Healthy 14m ago — stale") and freezes begin and end with time.
 """
 
@@ -13,9 +14,12 @@ import hashlib
 import time
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
+from promotions.cluster.observe import is_stale
 from promotions.models import LiveState, Promotion, RepositoryState, StageVersion
 
 
@@ -23,8 +27,12 @@ def matrix_version(*, catalog: Catalog, cells: str | None = None, extra: Iterabl
     """The token for what the matrix shows now (`cells`: `cells_version`, when the caller has it;
     `extra`: what else the response depends on, such as the query string or the user, whose
     permissions decide the page's links)."""
-    live = LiveState.objects.aggregate(count=Count("id"), newest=Max("observed_at"))
-    parts = (cells or cells_version(catalog=catalog), live, int(time.time() // 60), *extra)
+    live = LiveState.objects.aggregate(count=Count("id"), changed=Max("changed_at"), read=Max("observed_at"))
+    # A settled cluster read again changes nothing shown; once its state goes stale, its age does.
+    stale = live["read"] is not None and is_stale(live["read"], timezone.now(),
+                                                   settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS)  # fmt: skip
+    parts = (cells or cells_version(catalog=catalog), live["count"], live["changed"], stale and live["read"],
+             int(time.time() // 60), *extra)  # fmt: skip
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
 

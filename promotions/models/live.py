@@ -36,6 +36,10 @@ class LiveState(models.Model):
         default=dict, blank=True,
         help_text="what the stage's Flux or Argo CD says about the object applying this cell ({} without one)",
     )  # fmt: skip
+    changed_at = models.DateTimeField(
+        null=True, blank=True, db_index=True,
+        help_text="when the values (not the time of reading) last changed: what pages ask to know if they are current",
+    )  # fmt: skip
     drift_since = models.DateTimeField(
         null=True, blank=True, help_text="since when declared, applied and running disagree; null while they agree"
     )
