@@ -50,6 +50,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_api.py
 	$(PY) bench/bench_metrics.py
 	$(PY) bench/bench_sync.py
+	$(PY) bench/bench_change.py
+	$(PY) bench/bench_dashboard.py
+	$(PY) bench/bench_api_load.py
 
 # Re-pin after editing pyproject.toml: requirements.lock (runtime, for the image) and
 # requirements-dev.lock (runtime + tools); existing pins are kept where they still fit.
