@@ -40,5 +40,5 @@ def promotion_merge(*, promotion: Promotion, actor: Who, override_reason: str = 
                message=f"merged into {promotion.branch} as {sha[:10]} by {actor.name}", merge_commit=sha,
                landed_at=timezone.now())  # fmt: skip
     promotion_landed(promotion)
-    refresh_after_landing(catalog, promotion.to_stage, promotion.repository)
+    refresh_after_landing(catalog, [promotion.to_stage], promotion.repository)
     return promotion

@@ -4,12 +4,18 @@ Safe to run twice for the same promotion (a redelivered task, the sweeper, a sec
 worker): the claim is a conditional UPDATE, writers to a branch take turns under a
 lock, and a re-run finds its own earlier commit (by its `Promotion-Id:` trailer) or
 its own pull request (by its branch) instead of making another.
+
+Writers take turns, so a burst would queue behind one fetch-commit-push each. Instead the
+writer holding the lock carries the branch's other queued direct commits along (`RIDERS` at
+most): each still gets its own commit, on top of the one before, claimed and recorded as if
+carried out alone, and one push lands them all.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -27,6 +33,7 @@ from promotions.gitops.yaml.edit import Edit, EditError, version_found, version_
 from promotions.hosting.base import ScmProvider
 from promotions.matrix.snapshot import inherited_version, too_big
 from promotions.models import Pin, Promotion, PromotionItem
+from promotions.queue import task_send
 from promotions.workflow import commit_messages as messages
 from promotions.workflow.locks import branch_lock
 from promotions.workflow.state import event, pr_branch, transition
@@ -57,10 +64,12 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
     try:
         catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
         with branch_lock(promotion.repository, promotion.branch, timeout=lock_wait()):
-            _apply(promotion, catalog, claim)
-        if promotion.state == State.COMMITTED:
-            promotion_landed(promotion)
-            refresh_after_landing(catalog, promotion.to_stage, promotion.repository)
+            riders = _apply(promotion, catalog, claim)
+        landed = [p for p in (promotion, *riders) if p.state == State.COMMITTED]
+        for done in landed:
+            promotion_landed(done)
+        if landed:
+            refresh_after_landing(catalog, sorted({p.to_stage for p in landed}), promotion.repository)
     except (TransientError, SoftTimeLimitExceeded) as exc:
         reason = str(exc) or "the task ran out of time"
         if promotion.attempts >= settings.GITOPS_PORTAL_MAX_ATTEMPTS:
@@ -82,7 +91,7 @@ def lock_wait() -> float:
     return max(1.0, min(60.0, settings.CELERY_TASK_SOFT_TIME_LIMIT / 2))
 
 
-def refresh_after_landing(catalog: Catalog, stage: str | None = None, repository: str | None = None) -> None:
+def refresh_after_landing(catalog: Catalog, stages: list[str], repository: str) -> None:
     """Show the new version on the dashboard now rather than at the next periodic read (only the
     repository it landed in, and only the cells the commit changed: see `matrix.snapshot`),
     and start following the stage's cluster."""
@@ -90,9 +99,8 @@ def refresh_after_landing(catalog: Catalog, stage: str | None = None, repository
     from promotions.workflow.rollout import live_refresh
 
     try:
-        matrix_refresh(catalog=catalog, repositories=[repository] if repository else None)
-        if stage is not None:
-            live_refresh(catalog=catalog, stages=[stage])
+        matrix_refresh(catalog=catalog, repositories=[repository])
+        live_refresh(catalog=catalog, stages=stages)
     except Exception:  # the promotion is done either way; the periodic refreshes catch up
         log.exception("refresh after a promotion failed")
 
@@ -119,49 +127,130 @@ def _fail(promotion: Promotion, claim: str, message: str) -> None:
     )
 
 
-def _apply(promotion: Promotion, catalog: Catalog, claim: str) -> None:
-    newer = _newer(promotion)
-    if newer is not None:
-        message = f"superseded by #{newer.pk}, a newer promotion of the same application into {promotion.to_stage}"
-        transition(promotion, State.SUPERSEDED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
-                   message=message, superseded_by=newer)  # fmt: skip
-        return
+def _apply(promotion: Promotion, catalog: Catalog, claim: str) -> list[Promotion]:
+    """Carry the promotion out; returns the queued direct commits carried along with it."""
+    if _superseded(promotion, claim):
+        return []
     repo_config = catalog.repository(promotion.repository)
     git = git_repository(repo_config)
     base = git.sync()
     if promotion.mode == Promotion.Mode.COMMIT:
-        _commit(promotion, catalog, git, base, claim)
-    else:
-        provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
-        promotions_supersede_older(promotion=promotion, catalog=catalog, git=git, provider=provider)
-        _pull_request(promotion, catalog, git, base, claim, provider)
+        return _commit(promotion, catalog, git, base, claim)
+    provider = provider_for(repo_config, git=git, portal_url=settings.GITOPS_PORTAL_URL)
+    promotions_supersede_older(promotion=promotion, catalog=catalog, git=git, provider=provider)
+    _pull_request(promotion, catalog, git, base, claim, provider)
+    return []
 
 
-def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: str, claim: str) -> None:
-    items = _own_paths(catalog, git.name, promotion.to_stage, list(promotion.items.all()))
-    since = (promotion.created_at - timedelta(hours=1)).timestamp()
+def _superseded(promotion: Promotion, claim: str) -> bool:
+    newer = _newer(promotion)
+    if newer is None:
+        return False
+    message = f"superseded by #{newer.pk}, a newer promotion of the same application into {promotion.to_stage}"
+    transition(promotion, State.SUPERSEDED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
+               message=message, superseded_by=newer)  # fmt: skip
+    return True
+
+
+RIDERS = 20  # queued direct commits to the same branch carried in one push
+
+
+@dataclass
+class _Member:
+    """One promotion of a push: claimed by this execution, with its items (own stage files)."""
+
+    promotion: Promotion
+    claim: str
+    items: list[PromotionItem]
+    rider: bool = False
+
+
+def _commit(promotion: Promotion, catalog: Catalog, git: GitRepository, base: str, claim: str) -> list[Promotion]:
+    """Commit the promotion, and the riders claimed along, one commit each on top of the other, and
+    push them at once; a rider that cannot be carried out fails (or ends) alone. Should the push not
+    happen, the riders go back to the queue, as if never taken."""
+    group = [_Member(promotion, claim, _own_paths(catalog, git.name, promotion.to_stage, list(promotion.items.all())))]
+    riders = _riders(promotion, catalog, git.name)
+    group += riders
+    try:
+        _push_group(promotion, group, catalog, git, base)
+    except BaseException as exc:
+        _release(riders, str(exc) or "the task ran out of time")
+        raise
+    return [member.promotion for member in riders]
+
+
+def _push_group(promotion: Promotion, group: list[_Member], catalog: Catalog, git: GitRepository, base: str) -> None:
+    ref = f"refs/remotes/origin/{promotion.branch}"
     for attempt in range(PUSH_ATTEMPTS):
-        # Only a re-run can find an earlier push of its own (a first attempt skips the search).
-        earlier = promotion.attempts > 1 or attempt > 0
-        ref = f"refs/remotes/origin/{promotion.branch}"
-        done = earlier and own_commit(git, ref, promotion, items, since=since)
-        if done:  # an earlier attempt pushed it and died before saying so
-            _finish(promotion, claim, State.COMMITTED, f"committed {done[:10]} to {promotion.branch}", commit=done,
-                    landed_at=timezone.now())  # fmt: skip
+        tip, written = base, []
+        for member in list(group):
+            p = member.promotion
+            # Only a re-run can find an earlier push of its own (a first attempt skips the search).
+            since = (p.created_at - timedelta(hours=1)).timestamp()
+            done = (p.attempts > 1 or attempt > 0) and own_commit(git, ref, p, member.items, since=since)
+            if done:  # an earlier attempt pushed it and died before saying so
+                _finish(p, member.claim, State.COMMITTED, f"committed {done[:10]} to {p.branch}", commit=done,
+                        landed_at=timezone.now())  # fmt: skip
+                group.remove(member)
+                continue
+            try:
+                edits = edits_at(git, tip, catalog, p.to_stage, member.items)
+            except PortalError as exc:
+                if not member.rider:
+                    raise
+                _fail(p, member.claim, str(exc))  # a rider's problem is its own
+                group.remove(member)
+                continue
+            if _noop(p, member.items, edits, member.claim):
+                group.remove(member)
+                continue
+            commit = _write(git, p, member.items, edits, tip)
+            written.append((member, edits, commit, tip))
+            tip = commit
+        if not written:
             return
-        edits = edits_at(git, base, catalog, promotion.to_stage, items)
-        if _noop(promotion, items, edits, claim):
-            return
-        commit = _write(git, promotion, items, edits, base)
         try:
-            git.push(commit, promotion.branch)
+            git.push(tip, promotion.branch)
         except PushRejected:
             base = git.sync()
             continue
-        _finish(promotion, claim, State.COMMITTED, f"committed {commit[:10]} to {promotion.branch}",
-                items=items, commit=commit, base_commit=base, diff=_diff(edits), landed_at=timezone.now())  # fmt: skip
+        for member, edits, commit, parent in written:
+            carried = f" (pushed with #{promotion.pk})" if member.rider else ""
+            _finish(member.promotion, member.claim, State.COMMITTED,
+                    f"committed {commit[:10]} to {promotion.branch}{carried}", items=member.items, commit=commit,
+                    base_commit=parent, diff=_diff(edits), landed_at=timezone.now())  # fmt: skip
         return
     raise TransientError(f"{promotion.branch} kept moving while pushing ({PUSH_ATTEMPTS} attempts); will retry")
+
+
+def _riders(promotion: Promotion, catalog: Catalog, repository: str) -> list[_Member]:
+    """Claim the branch's other queued direct commits, oldest first (a newer one of the same
+    application into the same stage supersedes an older one, as when they run one by one)."""
+    queued = (
+        Promotion.objects.filter(state=State.QUEUED, mode=Promotion.Mode.COMMIT, repository=promotion.repository,
+                                 branch=promotion.branch)
+        .exclude(pk=promotion.pk).order_by("pk").values_list("pk", flat=True)[:RIDERS]
+    )  # fmt: skip
+    members = []
+    for pk in queued:
+        claim = uuid.uuid4().hex
+        if not _claim(pk, claim):
+            continue  # another worker took it meanwhile
+        rider = Promotion.objects.select_related("requested_by").get(pk=pk)
+        if _superseded(rider, claim):
+            continue
+        items = _own_paths(catalog, repository, rider.to_stage, list(rider.items.all()))
+        members.append(_Member(rider, claim, items, rider=True))
+    return members
+
+
+def _release(riders: list[_Member], reason: str) -> None:
+    """Riders not carried out go back to the queue, their tasks sent again."""
+    for member in riders:
+        if transition(member.promotion, State.QUEUED, expect=[State.PREPARING], claim=member.claim, actor=ACTOR,
+                      message=f"will retry: {reason}", error=reason):  # fmt: skip
+            task_send("promotion_execute_task", member.promotion.pk)
 
 
 def _pull_request(

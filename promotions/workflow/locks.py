@@ -9,15 +9,14 @@ TransientError, so the task retries instead of hanging.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from promotions.errors import TransientError
-from promotions.gitops.filelock import POLL, file_lock
+from promotions.gitops.filelock import file_lock
 
 
 @contextmanager
@@ -41,15 +40,18 @@ def _busy(name: str, timeout: float) -> TransientError:
 @contextmanager
 def _postgres_lock(name: str, timeout: float) -> Iterator[None]:
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-    deadline = time.monotonic() + timeout
+    # Wait in Postgres, not in a polling loop: the next writer is woken the moment the lock is let
+    # go (at a promotion a few dozen milliseconds long, polling every 50 ms wasted a third of it).
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if cursor.fetchone()[0]:
-                break
-            if time.monotonic() > deadline:
-                raise _busy(name, timeout)
-            time.sleep(POLL)
+        cursor.execute("SELECT current_setting('statement_timeout')")
+        before = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{max(1, int(timeout * 1000))}ms"])
+        try:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        except OperationalError:  # canceled at the timeout
+            raise _busy(name, timeout) from None
+        finally:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [before])
     try:
         yield
     finally:
@@ -64,7 +66,7 @@ def _redis_lock(name: str, timeout: float) -> Iterator[None]:
     client = redis.Redis.from_url(settings.REDIS_URL)
     # The lease outlives any single push but not a dead worker.
     lock = client.lock(f"gitops-portal:lock:{name}", timeout=settings.CELERY_TASK_TIME_LIMIT,
-                       blocking_timeout=timeout)  # fmt: skip
+                       blocking_timeout=timeout, sleep=0.005)  # fmt: skip
     if not lock.acquire():
         raise _busy(name, timeout)
     try:
