@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 
 from promotions.errors import TransientError
 from promotions.gitops.filelock import file_lock
@@ -45,13 +45,17 @@ def _postgres_lock(name: str, timeout: float) -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('statement_timeout')")
         before = cursor.fetchone()[0]
-        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{max(1, int(timeout * 1000))}ms"])
         try:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+            # In a transaction of its own (a savepoint inside a caller's): a cancel at the timeout rolls
+            # back only this, the timeout setting with it, and leaves the caller's transaction usable.
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, false)", [f"{max(1, int(timeout * 1000))}ms"]
+                )
+                cursor.execute("SELECT pg_advisory_lock(%s)", [key])
         except OperationalError:  # canceled at the timeout
             raise _busy(name, timeout) from None
-        finally:
-            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [before])
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", [before])
     try:
         yield
     finally:
