@@ -94,3 +94,13 @@ def test_a_query_parameter_given_twice_is_refused_not_half_read(pipeline, alice)
     response = bearer(alice).get("/api/v1/applications?name=web&name=api")
     assert response.status_code == 400
     assert "give name once, not 2 times" in response.content.decode()
+
+
+def test_the_matrix_api_filters_by_name_with_an_etag_of_its_own(pipeline, alice):
+    api = bearer(alice)
+    everything = api.get("/api/v1/matrix")
+    web = api.get("/api/v1/matrix", {"name": "we"})
+    assert [a["name"] for a in web.json()["applications"]] == ["web"]
+    assert web["ETag"] != everything["ETag"]
+    assert api.get("/api/v1/matrix", {"name": "we"}, headers={"If-None-Match": web["ETag"]}).status_code == 304
+    assert api.get("/api/v1/matrix", {"name": "x" * 101}).status_code == 400

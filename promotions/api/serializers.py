@@ -274,6 +274,10 @@ class Page(serializers.Serializer):
                         help_text=f"default {Pagination.page_size}")  # fmt: skip
 
 
+class MatrixFilter(serializers.Serializer):
+    name = Text(max_length=100, required=False, allow_blank=True, help_text="only applications whose name contains it")
+
+
 class ApplicationFilter(Page):
     name = Text(max_length=100, required=False, allow_blank=True, help_text="part of the name")
 

@@ -104,19 +104,21 @@ class Stages(APIView):
 
 class Matrix(APIView):
     @extend_schema(
+        parameters=[s.MatrixFilter],
         responses={200: s.Matrix, 304: None, **READ},
         summary="Every application's version per stage, with live state",
         description="Send the ETag of an earlier answer in If-None-Match: 304 while nothing it shows changed.",
     )
     def get(self, request: Request) -> HttpResponse:
         catalog = _read_catalog()
-        version = matrix_version(catalog=catalog)
+        name = _query(s.MatrixFilter, request).get("name", "")
+        version = matrix_version(catalog=catalog, extra=(name,))
         etag = f'"{version}"'
         response: HttpResponse
         if etag_matches(request.headers.get("If-None-Match", ""), version):
             response = HttpResponseNotModified()
         else:  # built once per version for every client: polling CI jobs and chat bots cost a lookup
-            response = HttpResponse(stored_matrix_json(catalog=catalog, version=version),
+            response = HttpResponse(stored_matrix_json(catalog=catalog, version=version, query=name),
                                     content_type="application/json")  # fmt: skip
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"  # revalidate every time: it changes

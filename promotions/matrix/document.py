@@ -62,10 +62,11 @@ def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, An
     return _document(catalog=catalog, repositories=repositories, cells=cells, live=live, older=older)
 
 
-def stored_matrix_json(*, catalog: Catalog, version: str) -> bytes:
-    """`stored_matrix_document` as JSON, built once per `version` (`matrix_version`) and shared by
-    every request and process until something it shows changes."""
-    return shared("api-matrix", version, lambda: orjson.dumps(stored_matrix_document(catalog=catalog)))
+def stored_matrix_json(*, catalog: Catalog, version: str, query: str = "") -> bytes:
+    """`stored_matrix_document` (of the applications whose name contains `query`) as JSON, built once
+    per `version` (`matrix_version`, which must include the query) and shared by every request and
+    process until something it shows changes."""
+    return shared("api-matrix", version, lambda: orjson.dumps(stored_matrix_document(catalog=catalog, query=query)))
 
 
 def _document(
