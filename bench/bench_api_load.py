@@ -69,8 +69,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    import bench_change
     import bench_dashboard
+    import bench_live
 
     from sandbox.processes import free_port
 
@@ -78,7 +78,7 @@ def main() -> int:
     server = None
     try:
         config = bench_dashboard.catalogue(work / "catalog.yaml")
-        bench_change.setup(work, config)
+        bench_live.setup(work, config)
         from django.contrib.auth.models import User
         from django.utils import timezone
 

@@ -37,8 +37,8 @@ def main() -> int:
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"no Chromium at {CHROMIUM}")
-    import bench_change
     import bench_dashboard
+    import bench_live
     from playwright.sync_api import sync_playwright
 
     from sandbox.processes import free_port
@@ -47,7 +47,7 @@ def main() -> int:
     server = None
     loads, filters = [], []
     try:
-        bench_change.setup(work, bench_dashboard.catalogue(work / "catalog.yaml"))
+        bench_live.setup(work, bench_dashboard.catalogue(work / "catalog.yaml"))
         from django.contrib.auth.models import User
 
         bench_dashboard.populate(args.apps)

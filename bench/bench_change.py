@@ -17,7 +17,6 @@ DATABASE_URL is set. Exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -31,27 +30,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 STAGES = ["dev", "test", "staging", "production", "dr"]
 
 
-def setup(work: Path, config: Path) -> None:
-    database = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}"
-    os.environ.update({
-        "GITOPS_PORTAL_DATA_DIR": str(work / "data"), "GITOPS_PORTAL_CONFIG": str(config), "SECRET_KEY": "bench",
-        "DEBUG": "true", "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
-    })  # fmt: skip
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--apps", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     import bench_matrix
+    from bench_live import setup
 
     work = Path(tempfile.mkdtemp(prefix="gitops-bench-change-"))
     try:

@@ -100,12 +100,12 @@ def main() -> int:
     parser.add_argument("--apps", type=int, nargs="+", default=[5000, 10000])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    import bench_change
+    import bench_live
 
     work = Path(tempfile.mkdtemp(prefix="gitops-bench-dashboard-"))
     ok = True
     try:
-        bench_change.setup(work, catalogue(work / "catalog.yaml"))
+        bench_live.setup(work, catalogue(work / "catalog.yaml"))
         from django.contrib.auth.models import User
         from django.test import Client
         from django.test.utils import setup_test_environment

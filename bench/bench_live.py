@@ -54,19 +54,24 @@ def catalogue(path: Path, kubeconfig: Path, apps: int, clustered: tuple[str, ...
     return path
 
 
-def setup(work: Path, config: Path) -> None:
+def setup(work: Path, config: Path | None = None, *, migrate: bool = True) -> None:
+    """Django for a benchmark: data dir and SQLite database under `work` (or DATABASE_URL), the
+    catalogue `config` if given, migrated. The benchmarks share it."""
     database = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}"
     os.environ.update({
-        "GITOPS_PORTAL_DATA_DIR": str(work / "data"), "GITOPS_PORTAL_CONFIG": str(config), "SECRET_KEY": "bench",
+        "GITOPS_PORTAL_DATA_DIR": str(work / "data"), "SECRET_KEY": "bench",
         "DEBUG": "true", "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
     })  # fmt: skip
+    if config is not None:
+        os.environ["GITOPS_PORTAL_CONFIG"] = str(config)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+    if migrate:
+        call_command("migrate", verbosity=0)
 
 
 def populate_cluster(kube, apps: int) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_live  # noqa: E402
 
 STAGES = ["dev", "test", "staging", "canary", "production"]
 OPERATED = {"staging", "production"}
@@ -37,19 +40,8 @@ FAILURE = "Flux could not apply it: Kustomization flux-system/apps: BuildFailed"
 
 
 def setup(work: Path) -> None:
-    database = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}"
-    os.environ.update({
-        "GITOPS_PORTAL_DATA_DIR": str(work / "data"), "SECRET_KEY": "bench", "DEBUG": "true",
-        "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
-    })  # fmt: skip
-    os.environ.pop("GITOPS_PORTAL_METRICS_TOKEN", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    os.environ.pop("GITOPS_PORTAL_METRICS_TOKEN", None)  # the scrape is open, as in a cluster
+    bench_live.setup(work)
 
 
 def clear() -> None:

@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -29,24 +28,21 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_live  # noqa: E402
 
 STAGE, APP = "staging", "api"
 POLL = 1.0  # the operator's pass, as in the demo
 
 
 def setup(work: Path) -> None:
-    os.environ.update({
-        "GITOPS_PORTAL_DATA_DIR": str(work / "data"), "SECRET_KEY": "bench", "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "LOG_LEVEL": "WARNING",
-        "GITOPS_PORTAL_CONFIG": str(work / "data" / "demo" / "gitops-portal.yaml"),
-    })  # fmt: skip
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gitops_portal.settings")
-    import django
-
-    django.setup()
+    """Django on the demo's catalogue (`manage.py demo` migrates and builds it)."""
+    bench_live.setup(work, work / "data" / "demo" / "gitops-portal.yaml", migrate=False)
 
 
 def deployed(kube, version: str) -> bool:  # type: ignore[no-untyped-def]
@@ -62,8 +58,8 @@ def applied(kube, sha: str) -> bool:  # type: ignore[no-untyped-def]
 
 
 def one_run(
-    clusters, repo, environ: dict[str, str], version: str, *, hook: bool, timeout: float
-) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    clusters: Any, repo: Any, environ: dict[str, str], version: str, *, hook: bool, timeout: float
+) -> tuple[float, float]:
     """(seconds to applied, seconds to deployed) for one change pushed now."""
     from sandbox.demo import kustomization
 
