@@ -2,8 +2,9 @@
 """Benchmark the dashboard in Chromium at 5,000 applications x 5 stages (gunicorn, real HTTP).
 
   load   = sign in, open the dashboard: time to the load event (median of --runs)
-  filter = one keystroke in the filter box until the table shows the filtered rows
-           (target <= 300 ms, median)
+  filter = one keystroke in the filter box until the filtered rows are swapped in, timed in the
+           page from the input event (target <= 300 ms, median; Playwright's own view, which
+           adds its polling, is printed too)
 
 Needs Debian's Chromium (/usr/bin/chromium, or GITOPS_PORTAL_CHROMIUM). SQLite in a temp dir
 unless DATABASE_URL is set. Usage: python bench/bench_browser.py [--apps 5000] [--runs 5].
@@ -28,6 +29,23 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 CHROMIUM = Path(os.environ.get("GITOPS_PORTAL_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+# In the page: from the keystroke (the input event) until every row shown matches the filter
+# (checked each animation frame, so to within ~16 ms).
+SWAP_CLOCK = """() => {
+  document.addEventListener("input", (event) => {
+    const typed = performance.now(), needle = event.target.value;
+    window.__swapped = undefined;
+    const check = () => {
+      const rows = [...document.querySelectorAll("#matrix-body th.app a")];
+      if (rows.length && rows.every((a) => a.textContent.includes(needle))) {
+        window.__swapped = performance.now() - typed;
+      } else {
+        requestAnimationFrame(check);
+      }
+    };
+    requestAnimationFrame(check);
+  }, true);
+}"""
 
 
 def main() -> int:
@@ -45,7 +63,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="gitops-bench-browser-"))
     server = None
-    loads, filters = [], []
+    loads, filters, walls = [], [], []
     try:
         bench_live.setup(work, bench_dashboard.catalogue(work / "catalog.yaml"))
         from django.contrib.auth.models import User
@@ -56,7 +74,8 @@ def main() -> int:
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, check=True,
                        env=os.environ | {"DEBUG": "false"})  # as the image does: whitenoise serves them  # fmt: skip
         env = os.environ | {"ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
-                            "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"}  # fmt: skip
+                            "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
+                            "GITOPS_PORTAL_GIT_REFRESH_SECONDS": "3600"}  # no worker reads Git here  # fmt: skip
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "gitops_portal.wsgi", "--bind", f"127.0.0.1:{port}",
              "--workers", "2", "--log-level", "warning"],
@@ -83,6 +102,7 @@ def main() -> int:
                 started = time.perf_counter()
                 page.goto(f"{base}/", wait_until="load")
                 loads.append(time.perf_counter() - started)
+                page.evaluate(SWAP_CLOCK)
                 needle = f"app-0{run % 5}"  # 1,000 matches, 200 shown
                 started = time.perf_counter()
                 page.fill("#q", needle)
@@ -91,17 +111,21 @@ def main() -> int:
                     " && document.querySelectorAll('#matrix-body th.app a').length > 0",
                     arg=needle,
                 )
-                filters.append(time.perf_counter() - started)
+                walls.append(time.perf_counter() - started)
+                filters.append(page.evaluate("window.__swapped") / 1000)
             browser.close()
     finally:
         if server is not None:
             server.terminate()
             server.wait(30)
         shutil.rmtree(work, ignore_errors=True)
-    load, keystroke = statistics.median(loads), statistics.median(filters)
+    load, keystroke, wall = statistics.median(loads), statistics.median(filters), statistics.median(walls)
     print(f"{args.apps} apps x 5 stages, Chromium:")
     print(f"  dashboard to the load event   {load * 1000:6.0f} ms")
-    print(f"  a filter keystroke to rows    {keystroke * 1000:6.0f} ms (includes the 200 ms input delay)")
+    print(
+        f"  a filter keystroke to rows    {keystroke * 1000:6.0f} ms in the page, input event to rows swapped in "
+        f"(includes the 100 ms input delay; {wall * 1000:.0f} ms as Playwright sees it)"
+    )
     ok = keystroke <= 0.3
     print("all targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1

@@ -49,10 +49,15 @@ def populate(apps: int) -> None:
 
     StageVersion.objects.all().delete()
     LiveState.objects.all().delete()
+    from django.conf import settings
+
+    from promotions.catalogue.loader import catalog_get
+
     now = timezone.now()
+    fingerprint = catalog_get(settings.GITOPS_PORTAL_CONFIG).fingerprint  # read with this catalogue: not stale
     RepositoryState.objects.update_or_create(name="platform", defaults={
         "url": "file:///nonexistent", "branch": "main", "commit": "0" * 40, "read_at": now, "checked_at": now,
-        "problems": []})  # fmt: skip
+        "fingerprint": fingerprint, "problems": []})  # fmt: skip
     for first in range(0, apps, 2000):
         names = [f"app-{n:05}" for n in range(first, min(apps, first + 2000))]
         StageVersion.objects.bulk_create(
