@@ -88,7 +88,7 @@ def test_each_cell_says_how_old_its_last_change_is(as_alice, catalog):
 def test_the_filter_returns_only_the_table_to_htmx(as_alice, catalog):
     response = as_alice.get(reverse("dashboard"), {"q": "WE"}, headers={"HX-Request": "true"})
     html = response.content.decode()
-    assert html.lstrip().startswith('<section id="matrix">')
+    assert html.lstrip().startswith('<section id="matrix" hx-history="false">')
     assert rows(html) == ["web"]
     assert "1 of 3 applications" in html
 
