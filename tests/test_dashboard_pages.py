@@ -102,3 +102,38 @@ def test_the_relations_are_worked_out_once_per_state_of_the_cells(pipeline, clie
     RepositoryState.objects.filter(name="platform").update(read_at=timezone.now())  # a refresh stored new cells
 
     assert cell_reads({}) == 3
+
+
+def test_promote_all_of_many_says_all_behind_and_the_promote_page_works_them_out(pipeline, client, alice, repo):
+    from promotions.catalogue.loader import catalog_load
+    from promotions.matrix.refresh import matrix_refresh
+    from promotions.models import Promotion
+    from tests.builders import at, kustomization
+
+    files = {f"{stage}/svc-{n:02}/kustomization.yaml": kustomization(f"ghcr.io/acme/svc-{n:02}", version)
+             for n in range(60) for stage, version in (("dev", "2.0.0"), ("staging", "1.0.0"))}  # fmt: skip
+    repo.commit(files, "60 services", date=at(1))
+    matrix_refresh(catalog=catalog_load(pipeline))
+    client.force_login(alice)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert 'href="/promote/?to=staging&amp;from=dev&amp;behind=1"' in html  # 62 behind: no list in the URL
+    preview = client.get(reverse("promote"), {"to": "staging", "from": "dev", "behind": "1"})
+    page = preview.content.decode()
+    assert preview.status_code == 200
+    assert "svc-59" in page
+    assert "web" in page
+    selection = re.search(r'name="selection" value="([0-9a-f]+)"', page).group(1)
+    assert 'name="app"' not in page  # the form says "all behind", checked against what was shown
+    # Meanwhile one more service falls behind: the confirmation shows the new list and promotes nothing.
+    repo.commit({"dev/svc-extra/kustomization.yaml": kustomization("ghcr.io/acme/svc-extra", "2.0.0"),
+                 "staging/svc-extra/kustomization.yaml": kustomization("ghcr.io/acme/svc-extra", "1.0.0")},
+                "one more", date=at(2))  # fmt: skip
+    matrix_refresh(catalog=catalog_load(pipeline))
+    stale = client.post(reverse("promote"), {"to": "staging", "from": "dev", "behind": "1", "selection": selection})
+    assert stale.status_code == 409
+    assert "changed since the preview" in stale.content.decode()
+    assert not Promotion.objects.exists()
+    fresh = re.search(r'name="selection" value="([0-9a-f]+)"', stale.content.decode()).group(1)
+    done = client.post(reverse("promote"), {"to": "staging", "from": "dev", "behind": "1", "selection": fresh})
+    assert done.status_code == 302
+    assert Promotion.objects.get().items.count() == 63

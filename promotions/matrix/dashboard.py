@@ -3,6 +3,7 @@ whatever the number of applications."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
@@ -194,13 +195,30 @@ def _discovered_warnings(catalog: Catalog, names: list[str] | None) -> list[str]
     return catalog.live_warnings(names or StageVersion.objects.values_list("application", flat=True).distinct())
 
 
+# A "promote all" link lists its applications up to this many; past it, it says "all behind" and the
+# promote page works the list out (a URL of thousands of names is longer than proxies accept).
+BUNDLE_LINK_MAX = 50
+
+
+def behind_applications(*, catalog: Catalog, source: str, target: str) -> list[str]:
+    """The applications of `target` behind `source` (the relations the dashboard shows), in order."""
+    return [app for app, rel in related_get(catalog=catalog)
+            if (r := rel.get(target)) is not None and r.relation == "behind" and r.source == source]  # fmt: skip
+
+
+def selection_digest(applications: list[str]) -> str:
+    """A short digest of a list of applications: what a preview showed, checked again when confirmed."""
+    return hashlib.sha256("\n".join(applications).encode()).hexdigest()[:16]
+
+
 def _column(catalog: Catalog, related: list[tuple[str, dict[str, Relation]]], stage: str) -> Column:
     """A stage's header: how many applications are behind, and one bundle per upstream edge."""
     behind = [(app, rel[stage]) for app, rel in related if rel[stage].relation == "behind"]
     bundles = []
     for source in dict.fromkeys(relation.source for _, relation in behind):
         apps = [app for app, relation in behind if relation.source == source]
-        query = urlencode([("to", stage), ("from", source), *(("app", a) for a in apps)])
+        listed = [("app", a) for a in apps] if len(apps) <= BUNDLE_LINK_MAX else [("behind", "1")]
+        query = urlencode([("to", stage), ("from", source), *listed])
         bundles.append(Bundle(source, len(apps), query))
     return Column(stage, len(behind), bundles, tuple(catalog.upstreams(stage)))
 

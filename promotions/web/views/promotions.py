@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
+from promotions.matrix.dashboard import behind_applications, selection_digest
 from promotions.models import Promotion
 from promotions.reviews.approvals import approval_submit, inbox, promotion_reject
 from promotions.reviews.merge import promotion_merge
@@ -35,8 +36,15 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     apps, source, target = params.getlist("app"), params.get("from", ""), params.get("to", "")
     version = params.get("version") or None
     actor = who(signed_in_user(request), catalog)
-    status = 200
-    if request.method == "POST":
+    status, selection, submitted = 200, "", request.method == "POST"
+    if params.get("behind") == "1" and not apps:  # "promote all": every application behind, worked out here
+        apps = behind_applications(catalog=catalog, source=source, target=target)
+        selection = selection_digest(apps)
+        if submitted and params.get("selection") != selection:  # show the new list; promote nothing
+            changed = f"the applications of {target} behind {source} changed since the preview"
+            messages.error(request, f"{changed} (a promotion landed or a new version arrived): check them again")
+            status, submitted = 409, False
+    if submitted:
         try:
             promotion = promotion_request(
                 catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version,
@@ -50,7 +58,8 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
             status = 400
         else:
             return redirect("promotion", promotion_id=promotion.pk)
-    context: dict[str, object] = {"apps": apps, "source": source, "target": target, "version": version or ""}
+    context: dict[str, object] = {"apps": apps, "source": source, "target": target, "version": version or "",
+                                  "selection": selection}  # fmt: skip
     context |= _stage_context(catalog, target, actor)
     try:
         preview = promotion_preview(
