@@ -104,3 +104,21 @@ def test_the_matrix_api_filters_by_name_with_an_etag_of_its_own(pipeline, alice)
     assert web["ETag"] != everything["ETag"]
     assert api.get("/api/v1/matrix", {"name": "we"}, headers={"If-None-Match": web["ETag"]}).status_code == 304
     assert api.get("/api/v1/matrix", {"name": "x" * 101}).status_code == 400
+
+
+def test_the_matrix_api_pages_on_request_each_page_with_its_etag(pipeline, alice):
+    api = bearer(alice)
+    first = api.get("/api/v1/matrix", {"page_size": "1"})
+    document = first.json()
+    assert [a["name"] for a in document["applications"]] == ["api"]
+    assert document["page"] == {"number": 1, "size": 1, "count": 2, "previous": None,
+                                "next": "http://testserver/api/v1/matrix?page_size=1&page=2"}  # fmt: skip
+    second = api.get(document["page"]["next"])
+    assert [a["name"] for a in second.json()["applications"]] == ["web"]
+    assert second.json()["page"]["previous"] == "http://testserver/api/v1/matrix?page_size=1&page=1"
+    assert second["ETag"] != first["ETag"]
+    assert api.get("/api/v1/matrix", {"page_size": "1"}, headers={"If-None-Match": first["ETag"]}).status_code == 304
+    past = api.get("/api/v1/matrix", {"page": "3", "page_size": "1"})
+    assert past.status_code == 404
+    assert "past the last" in past.content.decode()
+    assert "page" not in api.get("/api/v1/matrix").json()  # without asking: the whole document, as before

@@ -93,10 +93,19 @@ class RepositoryRef(serializers.Serializer):
     error = serializers.CharField(allow_null=True)
 
 
+class MatrixPage(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="applications on every page")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
 class Matrix(serializers.Serializer):
     repositories = RepositoryRef(many=True)
     stages = serializers.ListField(child=serializers.CharField())
     applications = Application(many=True)
+    page = MatrixPage(required=False, help_text="only when a page was asked for (`page` or `page_size`)")
 
 
 class Stage(serializers.Serializer):
@@ -274,7 +283,9 @@ class Page(serializers.Serializer):
                         help_text=f"default {Pagination.page_size}")  # fmt: skip
 
 
-class MatrixFilter(serializers.Serializer):
+class MatrixFilter(Page):
+    """Without `page` or `page_size`: every application (the whole document)."""
+
     name = Text(max_length=100, required=False, allow_blank=True, help_text="only applications whose name contains it")
 
 

@@ -23,7 +23,7 @@ from promotions.audit.chain import audit_context, current_context
 from promotions.audit.export import audit_document, audit_events
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
-from promotions.matrix.document import stored_matrix_document, stored_matrix_json
+from promotions.matrix.document import stored_applications, stored_matrix_document, stored_matrix_json
 from promotions.matrix.history import application_history_get
 from promotions.matrix.version import etag_matches, matrix_version
 from promotions.models import ApiToken, Promotion, RepositoryState, StageVersion
@@ -105,24 +105,49 @@ class Stages(APIView):
 class Matrix(APIView):
     @extend_schema(
         parameters=[s.MatrixFilter],
-        responses={200: s.Matrix, 304: None, **READ},
+        responses={200: s.Matrix, 304: None, **FOUND},
         summary="Every application's version per stage, with live state",
-        description="Send the ETag of an earlier answer in If-None-Match: 304 while nothing it shows changed.",
+        description="Send the ETag of an earlier answer in If-None-Match: 304 while nothing it shows changed. "
+        "With `page` or `page_size`, one page of applications and a `page` object.",
     )
     def get(self, request: Request) -> HttpResponse:
         catalog = _read_catalog()
-        name = _query(s.MatrixFilter, request).get("name", "")
-        version = matrix_version(catalog=catalog, extra=(name,))
+        query = _query(s.MatrixFilter, request)
+        name = query.get("name", "")
+        paged = "page" in query or "page_size" in query
+        number, size = query.get("page", 1), query.get("page_size", Pagination.page_size)
+        version = matrix_version(catalog=catalog, extra=(name, paged and (number, size)))
         etag = f'"{version}"'
         response: HttpResponse
         if etag_matches(request.headers.get("If-None-Match", ""), version):
             response = HttpResponseNotModified()
         else:  # built once per version for every client: polling CI jobs and chat bots cost a lookup
-            response = HttpResponse(stored_matrix_json(catalog=catalog, version=version, query=name),
+            build = (lambda: _matrix_page(request, catalog, name, number, size)) if paged else (
+                lambda: stored_matrix_document(catalog=catalog, query=name))  # fmt: skip
+            response = HttpResponse(stored_matrix_json(catalog=catalog, version=version, build=build),
                                     content_type="application/json")  # fmt: skip
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"  # revalidate every time: it changes
         return response
+
+
+def _matrix_page(request: Request, catalog: Catalog, name: str, number: int, size: int) -> dict[str, Any]:
+    """One page of the matrix document: its applications' cells only, and where the others are."""
+    names = stored_applications(catalog=catalog, query=name)
+    pages = max(1, -(-len(names) // size))
+    if number > pages:
+        raise Http404(f"page {number} is past the last ({pages})")
+
+    def link(page: int) -> str | None:
+        if not 1 <= page <= pages:
+            return None
+        params = request.query_params.copy()
+        params["page"] = str(page)
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    document = stored_matrix_document(catalog=catalog, applications=names[(number - 1) * size : number * size])
+    return document | {"page": {"number": number, "size": size, "count": len(names), "next": link(number + 1),
+                                "previous": link(number - 1)}}  # fmt: skip
 
 
 class Applications(APIView):

@@ -3,7 +3,7 @@ cell per stage, with what the stage's cluster runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -47,26 +47,41 @@ def matrix_document(
     return _document(catalog=catalog, repositories=repositories, cells=cells, live=live or {}, older=older or {})
 
 
-def stored_matrix_document(*, catalog: Catalog, query: str = "") -> dict[str, Any]:
-    """The same document from what the last refreshes stored (no Git, no cluster: the API's)."""
-    live = live_documents(query=query) if any(s.cluster is not None for s in catalog.stages) else {}
+def stored_matrix_document(
+    *, catalog: Catalog, query: str = "", applications: list[str] | None = None
+) -> dict[str, Any]:
+    """The same document from what the last refreshes stored (no Git, no cluster: the API's), of the
+    applications whose name contains `query`, or only of `applications` (a page of them)."""
+    clustered = any(s.cluster is not None for s in catalog.stages)
+    live = live_documents(query=query, applications=applications) if clustered else {}
     rows = StageVersion.objects.filter(stage__in=catalog.stage_names).order_by("application")
     if query:
         rows = rows.filter(application__icontains=query)
+    if applications is not None:
+        rows = rows.filter(application__in=applications)
     repositories = [
         {"name": s.name, "commit": s.commit or None, "error": s.error or None}
         for s in RepositoryState.objects.filter(name__in=[r.name for r in catalog.repositories])
     ]
-    cells = ((row.application, row.repository, row.stage, _stored_fields(row)) for row in rows)
-    older = rollbacks_known()  # landed rollbacks are few: all of them, in one query
+    cells = ((row["application"], row["repository"], row["stage"], _stored_fields(row))
+             for row in rows.values("application", "repository", "stage", *STORED_CELL))  # fmt: skip
+    older = rollbacks_known(applications=applications)  # landed rollbacks are few: all of them, in one query
     return _document(catalog=catalog, repositories=repositories, cells=cells, live=live, older=older)
 
 
-def stored_matrix_json(*, catalog: Catalog, version: str, query: str = "") -> bytes:
-    """`stored_matrix_document` (of the applications whose name contains `query`) as JSON, built once
-    per `version` (`matrix_version`, which must include the query) and shared by every request and
-    process until something it shows changes."""
-    return shared("api-matrix", version, lambda: orjson.dumps(stored_matrix_document(catalog=catalog, query=query)))
+def stored_applications(*, catalog: Catalog, query: str = "") -> list[str]:
+    """The names of the stored applications (whose name contains `query`), in the document's order."""
+    rows = StageVersion.objects.filter(stage__in=catalog.stage_names)
+    if query:
+        rows = rows.filter(application__icontains=query)
+    return list(rows.order_by("application").values_list("application", flat=True).distinct())
+
+
+def stored_matrix_json(*, catalog: Catalog, version: str, build: Callable[[], dict[str, Any]]) -> bytes:
+    """A stored matrix document as JSON, built (`build`) once per `version` (`matrix_version`, which
+    must include whatever chose the document: filter, page) and shared by every request and process
+    until something it shows changes."""
+    return shared("api-matrix", version, lambda: orjson.dumps(build()))
 
 
 def _document(
@@ -122,13 +137,15 @@ def live_document(found: dict[str, Any] | None, observable: bool) -> dict[str, A
     }
 
 
-def live_documents(*, query: str = "") -> dict[tuple[str, str], dict[str, Any]]:
+def live_documents(*, query: str = "", applications: list[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """Stored live states by (application, stage), as the matrix document shows them (only of the
-    applications whose name contains `query`, when given)."""
+    applications whose name contains `query`, or of `applications`, when given)."""
     now, refresh = timezone.now(), settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS
     rows = LiveState.objects.values("application", "stage", *LIVE_KEYS)
     if query:
         rows = rows.filter(application__icontains=query)
+    if applications is not None:
+        rows = rows.filter(application__in=applications)
     documents = {}
     for r in rows:
         when = r["observed_at"].isoformat()
@@ -145,10 +162,14 @@ def cell_document(cell: Cell) -> dict[str, Any]:
     return {key: getattr(cell, key) for key in CELL_KEYS}
 
 
-def _stored_fields(row: StageVersion) -> dict[str, Any]:
-    """A stored cell, as the document shows it."""
-    if row.path is None:
+STORED_CELL = ("version", "path", "line", "commit", "author", "changed_at", "subject", "error")
+
+
+def _stored_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored cell (its values), as the document shows it."""
+    if row["path"] is None:
         return dict.fromkeys(CELL_KEYS)
-    return {"version": row.version, "path": row.path, "line": row.line, "commit": row.commit or None,
-            "author": row.author or None, "date": row.changed_at.isoformat() if row.changed_at else None,
-            "subject": row.subject or None, "error": row.error}  # fmt: skip
+    changed = row["changed_at"]
+    return {"version": row["version"], "path": row["path"], "line": row["line"], "commit": row["commit"] or None,
+            "author": row["author"] or None, "date": changed.isoformat() if changed else None,
+            "subject": row["subject"] or None, "error": row["error"]}  # fmt: skip
