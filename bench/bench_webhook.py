@@ -72,6 +72,7 @@ def main() -> int:
         env = setup_django(work, redis.url, catalogue(work / "catalog.yaml", origin.as_uri()))
         env["GITHUB_WEBHOOK_SECRET"] = SECRET
         from django.test import Client
+        from django.test.utils import setup_test_environment
 
         from promotions.catalogue.loader import catalog_get
         from promotions.inbound.signatures import github_signature
@@ -80,6 +81,7 @@ def main() -> int:
 
         matrix_refresh(catalog=catalog_get(os.environ["GITOPS_PORTAL_CONFIG"]))
         worker = Worker(env, work / "worker.log").start()
+        setup_test_environment()  # the test client's host is allowed
         client = Client()
         builder = RepoBuilder(origin)
 
