@@ -53,6 +53,8 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_change.py
 	$(PY) bench/bench_dashboard.py
 	$(PY) bench/bench_api_load.py
+	$(PY) bench/bench_webhook.py
+	$(PY) bench/bench_browser.py
 
 # Re-pin after editing pyproject.toml: requirements.lock (runtime, for the image) and
 # requirements-dev.lock (runtime + tools); existing pins are kept where they still fit.
