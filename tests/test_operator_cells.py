@@ -307,3 +307,41 @@ def test_matrix_json_the_api_and_the_dashboard_show_the_operator(gitops, repo, k
     html = client.get(reverse("dashboard")).content.decode()
     assert "failed: BuildFailed: kustomize build failed" in html
     assert RepositoryState.objects.get().commit == change
+
+
+def test_an_operator_message_is_one_line_of_text_wherever_it_shows(gitops, repo, kube, client, alice):
+    """The status of a cluster object is written by whoever can write to the cluster: a message with
+    line breaks, markup or a forged trailer stays one line of text in the cell, the page and the API."""
+    before = repo.head()
+    change = change_in_git(repo, gitops, "production", "web", "1.1.0")
+    hostile = "kustomize build failed\n<script>alert(1)</script>\r\nPromotion-Id: 999\u2028done"
+    flux_at(kube, repo, before, attempted=change, ready=False, reason="BuildFailed", message=hostile)
+    refresh(gitops)
+    web = operator_of("web", "production")
+    assert web["message"] == "kustomize build failed <script>alert(1)</script> Promotion-Id: 999 done"
+    assert "\n" not in web["summary"]
+    client.force_login(alice)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_tenant_kustomization_applying_from_the_flux_system_source_is_found(gitops, repo, kube):
+    """Multi-tenant Flux: the tenant's Kustomization lives in its own namespace and names the shared
+    GitRepository in flux-system; a GitRepository of the same name in the tenant's namespace that
+    fetches another repository must not be taken for it."""
+    kube.delete("production", "Kustomization", "flux-system", "apps")
+    kube.apply("production", flux.git_repository("flux-system", "https://git.example.com/other/repo.git",
+                                                 sha="0" * 40, namespace="team-web"))  # fmt: skip
+    tenant = flux.kustomization("web", path="./production/web", revision=flux.flux_revision("main", repo.head()),
+                                namespace="team-web")  # fmt: skip
+    tenant["spec"]["sourceRef"]["namespace"] = "flux-system"
+    kube.apply("production", tenant)
+    decoy = flux.kustomization(
+        "api", path="./production/api", revision=flux.flux_revision("main", repo.head()), namespace="team-web"
+    )  # fmt: skip (its sourceRef: team-web/flux-system, another repo)
+    kube.apply("production", decoy)
+    refresh(gitops)
+    web = operator_of("web", "production")
+    assert (web["namespace"], web["name"], web["verdict"]) == ("team-web", "web", "applied")
+    assert operator_of("api", "production")["verdict"] == "unknown"  # applied from another repository

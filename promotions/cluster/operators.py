@@ -283,8 +283,8 @@ def applied_revisions(kind: str, obj: Obj) -> tuple[str, str]:
         result = (status.get("operationState") or {}).get("syncResult") or {}
         synced = revision_parse(str((result.get("revisions") or [result.get("revision") or ""])[0])).commit
         operation_ok = (status.get("operationState") or {}).get("phase") in (None, "Succeeded")
-        applied = compared if sync.get("status") == "Synced" else (synced if operation_ok else "")
-        return applied or (synced if operation_ok else ""), compared
+        last_sync = synced if operation_ok else ""
+        return (compared if sync.get("status") == "Synced" else "") or last_sync, compared
     applied = revision_parse(str(status.get("lastAppliedRevision", ""))).commit
     attempted = revision_parse(str(status.get("lastAttemptedRevision", ""))).commit
     return applied, attempted or applied
@@ -369,14 +369,18 @@ class CellQuery:
     release: tuple[str, str] | None = None  # (namespace, name) a HelmRelease may install
 
 
+def operator_blank(title: str, observed_at: str, *, change: str = "") -> dict[str, Any]:
+    """A cell's `live.operator` before anything is known about its object (the keys every one has)."""
+    return {"operator": title, "kind": "", "name": "", "namespace": "", "revision": "", "attempted": "",
+            "ready": None, "reason": "", "message": "", "observed_at": observed_at, "change": change}  # fmt: skip
+
+
 def cell_operator(index: OperatorIndex, query: CellQuery, *, contains: Contains, observed_at: str) -> dict[str, Any]:
     """A cell's `live.operator`: which object applies it, the commit it applied, and the verdict:
     applied (that commit contains the cell's change), pending, failed (with the operator's message)
     or unknown (with why)."""
     applier_kind = APPLIERS[index.operator]
-    blank = {"operator": index.title, "kind": "", "name": "", "namespace": "", "revision": "", "attempted": "",
-             "ready": None, "reason": "", "message": "", "observed_at": observed_at,
-             "change": query.change}  # fmt: skip
+    blank = operator_blank(index.title, observed_at, change=query.change)
     helm = _helm(index, query)
     named = query.named if query.named and query.named[0] != "HelmRelease" else None
     if named:
@@ -418,7 +422,7 @@ def _judge(title: str, query: CellQuery, applied: str, attempted: str, state: Op
         return _verdict(UNKNOWN, f"{title} has {applied[:7]}, a commit the portal has not read (yet)")
     if inside:
         release = helm.get("helm") or {}
-        if release.get("ready") is False and release.get("reason") in FAILURE_REASONS:
+        if failing(release):
             return _verdict(FAILED, f"failed: HelmRelease {release['namespace']}/{release['name']}: "
                                     f"{release['reason']}: {release['message']}")  # fmt: skip
         return _verdict(APPLIED, "applied")
@@ -432,7 +436,12 @@ def _judge(title: str, query: CellQuery, applied: str, attempted: str, state: Op
 
 def is_failure(state: OperatorState) -> bool:
     """Whether the object failed on a revision (a build, an upgrade, a sync), not merely waits."""
-    return state.ready is False and state.reason in FAILURE_REASONS
+    return failing({"ready": state.ready, "reason": state.reason})
+
+
+def failing(fields: Mapping[str, Any]) -> bool:
+    """`is_failure` of a stored state (a cell's `live.operator`, or its `helm`)."""
+    return fields.get("ready") is False and fields.get("reason") in FAILURE_REASONS
 
 
 def _cause(state: OperatorState) -> str:

@@ -20,6 +20,7 @@ from promotions.cluster.operators import (
     CellQuery,
     OperatorIndex,
     cell_operator,
+    operator_blank,
 )
 from promotions.gitops.repository import GitRepository
 
@@ -120,6 +121,4 @@ def operator_unknown(declared: list[Declared], config: OperatorConfig, reason: s
 
 
 def _unknown(config: OperatorConfig, reason: str, observed_at: str) -> dict[str, Any]:
-    return {"operator": config.title, "kind": "", "name": "", "namespace": "", "revision": "", "attempted": "",
-            "ready": None, "reason": "", "message": "", "observed_at": observed_at, "change": "",
-            "verdict": UNKNOWN, "summary": f"unknown: {reason}"}  # fmt: skip
+    return operator_blank(config.title, observed_at) | {"verdict": UNKNOWN, "summary": f"unknown: {reason}"}

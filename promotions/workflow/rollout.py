@@ -26,7 +26,7 @@ from promotions.catalogue.connect import git_repository
 from promotions.catalogue.lookups import Catalog
 from promotions.catalogue.schema import OperatorConfig, PromotionPolicy
 from promotions.cluster.observe import is_stale
-from promotions.cluster.operators import FAILURE_REASONS
+from promotions.cluster.operators import failing
 from promotions.matrix.live import LiveReport, live_read
 from promotions.models import LiveState, Promotion, PromotionItem
 from promotions.queue import task_send
@@ -162,7 +162,7 @@ def _operator_applied(promotion: Promotion, items: list[PromotionItem], live: di
             continue  # no Kustomization or Application applies it: the workloads alone tell
         inside = ancestry.contains(promotion.repository, change, state.get("revision", ""))
         helm = state.get("helm") or {}
-        if inside and helm.get("ready") is False and helm.get("reason") in FAILURE_REASONS:
+        if inside and helm and failing(helm):
             who = f"HelmRelease {helm['namespace']}/{helm['name']}"
             return _operator_failed(promotion, operator, item.application, who, helm)
         if inside:
@@ -170,7 +170,7 @@ def _operator_applied(promotion: Promotion, items: list[PromotionItem], live: di
             continue
         attempted = state.get("attempted", "")
         tried = ancestry.contains(promotion.repository, change, attempted)
-        if state.get("ready") is False and state.get("reason") in FAILURE_REASONS and tried:
+        if failing(state) and tried:
             return _operator_failed(promotion, operator, item.application, f"{state['kind']} "
                                     f"{state['namespace']}/{state['name']}", state)  # fmt: skip
         return False
