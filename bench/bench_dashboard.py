@@ -45,19 +45,14 @@ def catalogue(path: Path) -> Path:
 def populate(apps: int) -> None:
     from django.utils import timezone
 
-    from promotions.models import LiveState, RepositoryState, StageVersion
+    from promotions.models import LiveState, StageVersion
 
     StageVersion.objects.all().delete()
     LiveState.objects.all().delete()
-    from django.conf import settings
-
-    from promotions.catalogue.loader import catalog_get
+    import bench_live
 
     now = timezone.now()
-    fingerprint = catalog_get(settings.GITOPS_PORTAL_CONFIG).fingerprint  # read with this catalogue: not stale
-    RepositoryState.objects.update_or_create(name="platform", defaults={
-        "url": "file:///nonexistent", "branch": "main", "commit": "0" * 40, "read_at": now, "checked_at": now,
-        "fingerprint": fingerprint, "problems": []})  # fmt: skip
+    bench_live.repository_read()
     for first in range(0, apps, 2000):
         names = [f"app-{n:05}" for n in range(first, min(apps, first + 2000))]
         StageVersion.objects.bulk_create(

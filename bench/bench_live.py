@@ -84,16 +84,27 @@ def populate_cluster(kube, apps: int) -> None:  # type: ignore[no-untyped-def]
         kube.deploy("production", deployment)
 
 
-def populate_matrix(apps: int, stages: list[str]) -> None:
-    """`apps` applications' cells in `stages`, as a refresh stores them (the repository read now)."""
+def repository_read() -> None:
+    """The repository `platform` read now, with the catalogue in use (as a refresh leaves it: pages
+    do not ask for a refresh of their own, the API does not say "not read yet")."""
+    from django.conf import settings
     from django.utils import timezone
 
-    from promotions.models import RepositoryState, StageVersion
+    from promotions.catalogue.loader import catalog_get
+    from promotions.models import RepositoryState
 
     now = timezone.now()
+    fingerprint = catalog_get(settings.GITOPS_PORTAL_CONFIG).fingerprint
     RepositoryState.objects.update_or_create(name="platform", defaults={
         "url": "file:///nonexistent", "branch": "main", "commit": "0" * 40, "read_at": now, "checked_at": now,
-        "problems": []})  # fmt: skip
+        "fingerprint": fingerprint, "problems": []})  # fmt: skip
+
+
+def populate_matrix(apps: int, stages: list[str]) -> None:
+    """`apps` applications' cells in `stages`, as a refresh stores them (the repository read now)."""
+    from promotions.models import StageVersion
+
+    repository_read()
     StageVersion.objects.all().delete()
     StageVersion.objects.bulk_create(
         StageVersion(
