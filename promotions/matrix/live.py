@@ -127,7 +127,7 @@ def _read_stage(
         name=stage, kubeconfig=catalog.kubeconfig_path(stage), context=config.context, timeout=config.timeout
     )
     namespaces, kinds, key = {d.namespace for d in readable}, _kinds(readable), _common_key(readable)
-    operator = (catalog.stage(stage) or _missing(stage)).operator
+    operator = config_of.operator if (config_of := catalog.stage(stage)) else None
     try:
         observed, calls = _observe_stage(cluster, declared, namespaces, kinds, key)
     except ClusterUnavailable as exc:
@@ -167,10 +167,6 @@ def _observe_stage(
     for n in moving:
         observed[n] = _observe(declared[n], index, unreadable)
     return observed, listing.calls + more.calls
-
-
-def _missing(stage: str) -> Any:
-    raise ValueError(f"stage {stage!r} is not in the catalogue")
 
 
 def _observe(declared: Declared, index: ClusterIndex, unreadable: dict[str, str]) -> Observed:
