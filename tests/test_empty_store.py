@@ -193,12 +193,16 @@ def test_the_api_answers_once_the_worker_has_read(fresh, alice, quick):
 @pytest.mark.django_db(transaction=True)
 def test_get_matrix_waits_for_the_worker_and_answers_the_whole_matrix(fresh, alice):
     worker = worker_reads_git_in(0.5)
+    first = api(alice).get("/api/v1/matrix").json()  # answered once the versions are stored
+    worker.join()  # the worker then fills in who changed each one last
     document = api(alice).get("/api/v1/matrix").json()
-    worker.join()
     out = io.StringIO()
     call_command("matrix", "--json", stdout=out)
     assert document == json.loads(out.getvalue())
     assert [a["name"] for a in document["applications"]] == ["api", "web"]
+    versions = [{stage: cell["version"] for stage, cell in app["stages"].items()} for app in document["applications"]]
+    assert [{stage: cell["version"] for stage, cell in app["stages"].items()} for app in first["applications"]] == versions
+    assert all(cell["commit"] for app in document["applications"] for cell in app["stages"].values() if cell["version"])
 
 
 @pytest.mark.django_db(transaction=True)

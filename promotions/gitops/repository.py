@@ -85,11 +85,16 @@ class GitRepository:
 
     # -- network -----------------------------------------------------------------------
 
-    def sync(self) -> str:
-        """Fetch the branch (cloning the first time) and return its head commit sha."""
+    def sync(self, *, shallow: bool = False) -> str:
+        """Fetch the branch (cloning the first time) and return its head commit sha.
+
+        `shallow`: a first clone fetches the head commit alone (`--depth 1`): what the branch
+        declares now, in the time of its files rather than of its whole history (a minute for
+        150,000 commits). `deepen` fetches the rest when history is wanted; later fetches of a
+        shallow clone add the new commits on top of it."""
         with self._lock():
-            self._init()
-            self._fetch()
+            fresh = self._init()
+            self._fetch(depth=1 if shallow and fresh else None)
         head = self.head()
         if head is None:  # pragma: no cover - fetch succeeded, so the ref exists
             raise PermanentError(f"repository {self.name!r}: branch {self.branch!r} not found after fetch")
@@ -105,17 +110,34 @@ class GitRepository:
         with file_lock(Path(str(self.path) + ".lock"), self.timeout, busy):
             yield
 
-    def _init(self) -> None:
+    def deepen(self) -> None:
+        """Fetch the history a shallow clone lacks (nothing to do for a complete one)."""
+        if not self.is_shallow():
+            return
+        with self._lock():
+            if self.is_shallow():  # another process may have deepened it while this one waited
+                self._fetch(unshallow=True)
+
+    def is_shallow(self) -> bool:
+        """Whether the clone lacks history (git records the cut-off commits in `shallow`)."""
+        return (self.path / "shallow").exists()
+
+    def _init(self) -> bool:
+        """Create the clone's git directory; whether it had to (nothing fetched yet)."""
+        if (self.path / "HEAD").exists() and self.head() is not None:
+            return False
         if not (self.path / "HEAD").exists():
             self.path.mkdir(parents=True, exist_ok=True)
             self._git("init", "--quiet", "--bare")
+        return True
 
-    def _fetch(self, branch: str | None = None) -> None:
+    def _fetch(self, branch: str | None = None, *, depth: int | None = None, unshallow: bool = False) -> None:
         # Fetch by URL (no remote in the clone's config): a changed URL just works, and
         # nothing about the remote is stored.
         branch = branch or self.branch
         refspec = f"+refs/heads/{branch}:refs/remotes/origin/{branch}"
-        result = self._remote("fetch", "--quiet", "--no-tags", "--", self.url, refspec)
+        options = [f"--depth={depth}"] if depth else ["--unshallow"] if unshallow else []
+        result = self._remote("fetch", "--quiet", "--no-tags", *options, "--", self.url, refspec)
         if result.status != 0:
             raise self._fetch_error(result, branch)
 

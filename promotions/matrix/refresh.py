@@ -97,8 +97,18 @@ def _dirty_take(repository: str) -> bool:
 
 def _refresh_one(catalog: Catalog, name: str, data_dir: Path | None, changed: list[str],
                  errors: dict[str, str]) -> None:  # fmt: skip
+    """Versions first, stored as soon as they are read (a first read clones shallow and skips
+    history); then, when that read left it out, the history behind them ("changed by", when)."""
+    snapshot = _read_store(catalog, name, data_dir, changed, errors, history=False)
+    if snapshot is not None and snapshot.pending:
+        _read_store(catalog, name, data_dir, changed, errors, history=True)
+
+
+def _read_store(catalog: Catalog, name: str, data_dir: Path | None, changed: list[str], errors: dict[str, str],
+                *, history: bool) -> RepositorySnapshot | None:  # fmt: skip
     now = timezone.now()
-    for read in matrix_read_git(catalog=catalog, data_dir=data_dir, repositories=[name]):
+    snapshot = None
+    for read in matrix_read_git(catalog=catalog, data_dir=data_dir, repositories=[name], history=history):
         repo = catalog.repository(read.name)
         if read.snapshot is None:
             errors[read.name] = read.error or "unknown error"
@@ -109,10 +119,12 @@ def _refresh_one(catalog: Catalog, name: str, data_dir: Path | None, changed: li
                 defaults={"url": redact(repo.url), "branch": repo.branch, "checked_at": now, "error": read.error},
             )
             continue
+        snapshot = read.snapshot
         source_status_record("git", read.name, up=True, reason="", now=now)
         problems = _problems_if_changed(catalog, read.snapshot, data_dir)
         if _snapshot_store(read.snapshot, url=redact(repo.url), branch=repo.branch, now=now, problems=problems):
             changed.append(read.name)
+    return snapshot
 
 
 def _problems_if_changed(catalog: Catalog, snapshot: RepositorySnapshot, data_dir: Path | None) -> list[str] | None:
@@ -143,16 +155,24 @@ def _snapshot_store(
             targets={"repository": snapshot.repository},
             before={"fingerprint": state.fingerprint}, after={"fingerprint": snapshot.fingerprint},
         )  # fmt: skip
-    if unchanged:
+    filled = unchanged and snapshot.base == snapshot.commit and snapshot.changed
+    if unchanged and not filled:
         state.save(update_fields=["url", "branch", "checked_at", "error", "problems"])
         return False
-    if _follows(state, snapshot) and snapshot.changed is not None:
+    if filled and len(snapshot.changed or ()) <= _UPDATE_AT_MOST:
+        _cells_update(snapshot.repository, snapshot.changed or [])
+    elif filled:
+        _cells_replace(snapshot)  # the history of a first read: every cell gained its last change
+    elif _follows(state, snapshot) and snapshot.changed is not None:
         _cells_update(snapshot.repository, snapshot.changed)
     else:
         _cells_replace(snapshot)
     state.commit, state.fingerprint, state.read_at = snapshot.commit, snapshot.fingerprint, now
     state.save()
     return True
+
+
+_UPDATE_AT_MOST = 500  # cells written one UPDATE each; more are replaced in bulk
 
 
 def _follows(state: RepositoryState, snapshot: RepositorySnapshot) -> bool:
@@ -219,9 +239,15 @@ class RepositoryRead:
 
 
 def matrix_read_git(
-    *, catalog: Catalog, data_dir: Path | None = None, repositories: Collection[str] | None = None
+    *,
+    catalog: Catalog,
+    data_dir: Path | None = None,
+    repositories: Collection[str] | None = None,
+    history: bool = True,
 ) -> list[RepositoryRead]:
-    """Fetch every repository and read its cells at the fetched commit (cached by sha)."""
+    """Fetch every repository and read its cells at the fetched commit (cached by sha). Without
+    `history`, a first clone is shallow and the cells lack their last change (`pending`); with it,
+    a shallow clone is deepened first."""
     data_dir = data_dir or settings.DATA_DIR
     reads = []
     for repo_config in catalog.repositories:
@@ -229,9 +255,12 @@ def matrix_read_git(
             continue
         repo = git_repository(repo_config, data_dir=data_dir)
         try:
-            commit = repo.sync()
+            commit = repo.sync(shallow=not history)
+            if history:
+                repo.deepen()
             snapshot = repository_snapshot_read(catalog=catalog, repo=repo, commit=commit, cache_dir=data_dir / "cache",
-                                                max_bytes=settings.GITOPS_PORTAL_MAX_FILE_BYTES)  # fmt: skip
+                                                max_bytes=settings.GITOPS_PORTAL_MAX_FILE_BYTES,
+                                                history=history)  # fmt: skip
         except PortalError as exc:
             reads.append(RepositoryRead(repo_config.name, None, str(exc)))
         else:

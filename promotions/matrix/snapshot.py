@@ -6,6 +6,11 @@ files, read only as far back as the oldest answer needs. Results are cached on d
 an unchanged commit parses nothing; a new commit parses only the files it changed and
 walks only the commits since the previous read.
 
+A first read may leave history out (`history=False`): the cells carry versions and errors but
+no "changed by", and the snapshot says `pending`; reading the same commit again with history
+fills it in, listing in `changed` the cells that gained it. Versions then show in the time of
+the current files (a shallow clone and one parse), however long the history behind them.
+
 A new commit that only modifies files (the usual promotion: one stage file) costs what it
 changed: `diff-tree` since the cached read names the files, the cache says which cells were
 read from them, and only those cells are read again (`RepositorySnapshot.changed` lists the
@@ -31,7 +36,7 @@ from promotions.gitops.yaml.locators import KustomizeImageLocator, LocateError, 
 from promotions.gitops.yaml.nodes import YAMLReadError, parse_documents
 from promotions.matrix.bases import INVALID_YAML, AnyLocator, BaseFollower, Result, Source, missing
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 BATCH = 512  # history entries evaluated per cat-file round
 
 
@@ -65,6 +70,8 @@ class RepositorySnapshot:
     # "<app>\x1f<stage>" -> the files its cell was read from (its layered files, then the file that
     # set the version): a commit touching none of them leaves the cell as it is
     sources: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # Read without history: the cells' last-change fields are not known yet.
+    pending: bool = False
     # Set by a read of only what changed since `base` (the commit of the previous read): the cells
     # that differ from it. None: a full read (store every cell).
     base: str | None = field(default=None, repr=False)
@@ -102,37 +109,73 @@ class _Target:
 
 
 def repository_snapshot_read(
-    *, catalog: Catalog, repo: GitRepository, commit: str, cache_dir: Path, max_bytes: int | None = None
+    *,
+    catalog: Catalog,
+    repo: GitRepository,
+    commit: str,
+    cache_dir: Path,
+    max_bytes: int | None = None,
+    history: bool = True,
 ) -> RepositorySnapshot:
     """The repository's cells at `commit`, from the cache when that commit was read before.
-    Files bigger than `max_bytes` are not parsed: their cells say so."""
+    Files bigger than `max_bytes` are not parsed: their cells say so. Without `history`, a read
+    that is not in the cache leaves the cells' last change out (the snapshot is `pending`)."""
     cache_file = cache_dir / f"{repo.name}.json"
     cached = _cache_load(cache_file, max_bytes)
-    if cached and cached.commit == commit and cached.fingerprint == catalog.fingerprint:
+    same = cached is not None and cached.fingerprint == catalog.fingerprint
+    if cached and same and cached.commit == commit and not (history and cached.pending):
         return cached
-    if cached and cached.fingerprint == catalog.fingerprint and cached.sources:
+    if cached and same and cached.commit == commit:  # the history a first read left out
+        filled = _full_read(catalog, repo, commit, cached, max_bytes, history=True)
+        filled.base = commit
+        if len(filled.cells) == len(cached.cells):  # same commit and catalogue: the same cells, in order
+            filled.changed = [cell for cell, old in zip(filled.cells, cached.cells, strict=True) if cell != old]
+        _cache_save(cache_file, filled, max_bytes)
+        return filled
+    if cached and same and cached.sources and not cached.pending:
         changes = _changes_read(catalog, repo, commit, cached, max_bytes)
         if changes is not None:
             _cache_save(cache_file, changes, max_bytes)
             return changes
+    snapshot = _full_read(catalog, repo, commit, cached, max_bytes, history=history)
+    _cache_save(cache_file, snapshot, max_bytes)
+    return snapshot
+
+
+def _full_read(
+    catalog: Catalog,
+    repo: GitRepository,
+    commit: str,
+    cached: RepositorySnapshot | None,
+    max_bytes: int | None,
+    *,
+    history: bool,
+) -> RepositorySnapshot:
+    """Every cell at `commit` (parsing only blobs `cached` has no result for), with each cell's last
+    change when `history`; that walk starts from `cached`'s answers when it read an ancestor."""
     reader = BlobReader(repo, dict(cached.results) if cached else {}, max_bytes)
     tree = repo.tree(commit)
     apps = catalog.applications_in(repo.name, tree)
     present = [
         (app, stage, sf, stage_files(sf, tree)) for app in apps for stage, sf in app.files.items() if sf.path in tree
     ]
-    since = cached.commit if cached and repo.is_ancestor(cached.commit, commit) else None
+    known = cached is not None and not cached.pending
+    since = cached.commit if cached and known and repo.is_ancestor(cached.commit, commit) else None
     # History is streamed by git on another core while the current files are parsed here.
-    paths = {path for *_, files in present for path, blob in files if blob}
-    if any(isinstance(sf.locator, KustomizeImageLocator) for _, _, sf, _ in present):
+    paths = {path for *_, files in present for path, blob in files if blob} if history else set()
+    if history and any(isinstance(sf.locator, KustomizeImageLocator) for _, _, sf, _ in present):
         paths |= {path for path in tree if path.endswith((".yaml", ".yml", "/Kustomization"))}  # bases, maybe
-    with repo.iter_changes(commit, paths, since=since) as history:
+    with repo.iter_changes(commit, paths, since=since) as changes:
         reader.evaluate((sf.locator, blob) for _, _, sf, files in present for _, blob in files if blob)
         sources = cell_sources(reader, tree, [(sf, files) for _, _, sf, files in present])
         targets = [_Target(f"{locator.key}@{path}", path, locator, result[0]) for result, path, locator in sources]
         previous = cached.last if since and cached else {}
         unique = list({target.key: target for target in targets}.values())
-        last = last_changes(reader, repo, commit, unique, since=since, previous=previous, history=history)
+        last = (
+            last_changes(reader, repo, commit, unique, since=since, previous=previous, history=changes)
+            if history
+            else {}
+        )
     cells = {
         (app.name, stage): _cell(app, stage, path, result, last.get(target.key))
         for (app, stage, _, _), (result, path, _), target in zip(present, sources, targets, strict=True)
@@ -149,8 +192,8 @@ def repository_snapshot_read(
             _cell_key(app.name, stage): _source_files(sf, path)
             for (app, stage, sf, _), (_, path, _) in zip(present, sources, strict=True)
         },
+        pending=not history,
     )
-    _cache_save(cache_file, snapshot, max_bytes)
     return snapshot
 
 
@@ -514,6 +557,7 @@ def _cache_load(path: Path, max_bytes: int | None) -> RepositorySnapshot | None:
         results={k: tuple(v) for k, v in data["results"].items()},
         last=data["last"],
         sources=data["sources"],
+        pending=data["pending"],
     )
     with _loaded_lock:
         _loaded[path] = (identity, snapshot)
@@ -524,7 +568,7 @@ def _cache_save(path: Path, snapshot: RepositorySnapshot, max_bytes: int | None)
     data = {"format": CACHE_FORMAT, "max_bytes": max_bytes, "repository": snapshot.repository,
             "commit": snapshot.commit, "fingerprint": snapshot.fingerprint, "applications": snapshot.applications,
             "cells": [_cell_values(cell) for cell in snapshot.cells], "results": snapshot.results,
-            "last": snapshot.last, "sources": snapshot.sources}  # fmt: skip
+            "last": snapshot.last, "sources": snapshot.sources, "pending": snapshot.pending}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: a reader never sees a half-written cache.
     with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as tmp:

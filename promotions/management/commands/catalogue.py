@@ -45,7 +45,7 @@ class Command(BaseCommand):
         except ConfigError as exc:
             self.stderr.write(f"error: {exc}")
             sys.exit(2)
-        reads = matrix_read_git(catalog=catalog)
+        reads = matrix_read_git(catalog=catalog, history=False)  # what the files say: no history needed
         snapshots = [read.snapshot for read in reads if read.snapshot]
         problems = [p for snapshot in snapshots for p in snapshot_problems(catalog=catalog, snapshot=snapshot)]
         warnings = [*catalog.warnings, *catalog.live_warnings(_names(reads))]
