@@ -18,6 +18,7 @@ from promotions.matrix.dashboard import Dashboard, dashboard_get, refresh_progre
 from promotions.matrix.refresh import matrix_refresh_request
 from promotions.matrix.version import cells_version, matrix_version
 from promotions.web.htmx import HtmxHttpRequest, htmx_partial
+from promotions.web.matrix_rows import matrix_rows
 from promotions.web.views.base import with_catalog
 from promotions.workflow.freeze import active_freeze, describe
 from promotions.workflow.permissions import request_refusal, who
@@ -50,7 +51,7 @@ def _matrix_response(
                "frozen": frozen, "requestable": requestable, "clusters": any(stage.cluster for stage in catalog.stages),
                "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
                "reading_clusters": reading_clusters, "problem": problem, "version": version,
-               "pager": _pager(query, behind, board),
+               "pager": _pager(query, behind, board), "rows": matrix_rows(board.rows, requestable),
                "catalogue_problems": _catalogue_problems(board) if actor.admin else []}  # fmt: skip
     partial = htmx_partial(request)
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
