@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -13,7 +15,7 @@ from promotions.errors import PortalError
 from promotions.models import Approval, Profile, Promotion
 from promotions.reviews.checks import checks_failing
 from promotions.reviews.policy import REVIEWABLE, ApprovalStatus, approval_status
-from promotions.workflow.permissions import Who, approve_refusal, require, who
+from promotions.workflow.permissions import Who, approve_refusal, merge_refusal, require, who
 from promotions.workflow.request import PromotionError
 from promotions.workflow.state import transition
 from promotions.workflow.tidy import promotion_branch_delete
@@ -110,14 +112,33 @@ def _github_user(login: str) -> User | None:
     return profile.user if profile else None
 
 
-def inbox(*, actor: Who, catalog: Catalog) -> list[Promotion]:
-    """Open pull requests this user may approve and has not approved in their current form."""
+@dataclass(frozen=True)
+class InboxItem:
+    """A promotion waiting for this user, and what they may still do with it."""
+
+    promotion: Promotion
+    to_approve: bool  # may review it and has not approved its current content
+    to_merge: bool  # its reviews are satisfied and this user may merge it
+
+
+def inbox(*, actor: Who, catalog: Catalog) -> list[InboxItem]:
+    """Open pull requests this user may review and has not approved in their current form, and
+    approved ones this user may merge (approving is not the end of an approver's part)."""
     waiting = Promotion.objects.filter(state__in=REVIEWABLE).select_related("requested_by").prefetch_related("items")
     mine = []
-    for promotion in waiting:
-        if approve_refusal(actor, catalog, promotion) is not None:
-            continue
-        done = promotion.approvals.filter(user=actor.user, commit=promotion.commit, decision=Approval.Decision.APPROVED)
-        if not done.exists():
-            mine.append(promotion)
+    for promotion in waiting.order_by("pk"):
+        to_approve = approve_refusal(actor, catalog, promotion) is None and not approved_by(promotion, actor)
+        to_merge = merge_refusal(actor, catalog, promotion) is None and approval_status(promotion, catalog).satisfied
+        if to_approve or to_merge:
+            mine.append(InboxItem(promotion, to_approve, to_merge))
     return mine
+
+
+def approved_by(promotion: Promotion, actor: Who) -> bool:
+    """Whether this user's approval of the promotion's current content is recorded (their Approve
+    button has nothing left to do)."""
+    if actor.user is None:
+        return False
+    return promotion.approvals.filter(
+        user=actor.user, commit=promotion.commit, decision=Approval.Decision.APPROVED
+    ).exists()

@@ -3,18 +3,24 @@ reviews and actions. Every action is checked by the services; pages only hide bu
 
 from __future__ import annotations
 
+import hashlib
+import time
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
 from promotions.matrix.dashboard import behind_applications, selection_digest
 from promotions.models import Promotion
-from promotions.reviews.approvals import approval_submit, inbox, promotion_reject
+from promotions.reviews.approvals import approval_submit, approved_by, inbox, promotion_reject
 from promotions.reviews.merge import promotion_merge
 from promotions.reviews.policy import approval_status
 from promotions.web.htmx import HtmxHttpRequest, htmx_partial
@@ -24,7 +30,36 @@ from promotions.workflow.permissions import Denied, approve_refusal, cancel_refu
 from promotions.workflow.queries import promotion_get, promotions_list
 from promotions.workflow.request import promotion_cancel, promotion_preview, promotion_request
 
-LIVE_STATES = (Promotion.State.QUEUED, Promotion.State.PREPARING, Promotion.State.SYNCING, Promotion.State.DEPLOYED)
+State = Promotion.State
+# States nothing moves a promotion out of; a landed one (committed, merged) is final only in a stage
+# without a cluster to follow it into.
+FINAL_STATES = (State.VERIFIED, State.NOOP, State.FAILED, State.REJECTED, State.CANCELLED, State.SUPERSEDED)
+# How often a page showing something still moving asks again, by how long ago it last changed: quick
+# while it moves, slower while it waits (a review can take hours).
+POLL_STEPS = ((60, 2), (600, 5), (None, 15))
+
+
+def moving(promotion: Promotion, catalog: Catalog) -> bool:
+    """Whether the promotion can still change state on its own or through someone else."""
+    if promotion.state in FINAL_STATES:
+        return False
+    if promotion.state in (State.COMMITTED, State.MERGED):
+        stage = catalog.stage(promotion.to_stage)
+        return stage is not None and stage.cluster is not None
+    return True
+
+
+def poll_seconds(changed: datetime | None) -> int:
+    """The polling interval for something last changed at `changed` (backs off as it stays still)."""
+    if changed is None:  # nothing listed yet: something new arriving is all there is to see
+        return POLL_STEPS[-1][1]
+    age = (timezone.now() - changed).total_seconds()
+    return next(seconds for limit, seconds in POLL_STEPS if limit is None or age < limit)
+
+
+def _page_version(*parts: object) -> str:
+    """The token of what a polled page shows (its update is 204 while the token is the same)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
 
 @require_http_methods(["GET", "POST"])
@@ -90,13 +125,28 @@ def _stage_context(catalog: Catalog, stage: str, actor: object) -> dict[str, obj
 @login_required
 @with_catalog
 def promotion_detail(request: HtmxHttpRequest, catalog: Catalog, promotion_id: int) -> HttpResponse:
+    """The promotion and its timeline; while it still moves the page asks again (backing off while
+    nothing changes) and gets 204 until something it shows did."""
     promotion = _get(promotion_id)
+    live = moving(promotion, catalog)
+    interval = poll_seconds(promotion.updated_at) if live else 0
+    # What the page shows: the row (updated_at moves with every save), its timeline and reviews, the
+    # viewer (whose permissions decide the buttons), the minute (ages, freeze windows), the interval.
+    events = promotion.events.aggregate(count=Count("id"), newest=Max("id"))
+    reviews = promotion.approvals.aggregate(count=Count("id"), newest=Max("id"))
+    version = _page_version(promotion.updated_at, promotion.state, events, reviews, request.user.pk,
+                            int(time.time() // 60), interval)  # fmt: skip
+    if htmx_partial(request) and request.GET.get("v") == version:
+        return HttpResponse(status=204)
     actor = who(signed_in_user(request), catalog)
     context = {
         "promotion": promotion,
-        "live": promotion.state in LIVE_STATES,
+        "live": live,
+        "poll": interval,
+        "version": version,
         "review": approval_status(promotion, catalog) if promotion.pull_request_number else None,
         "can_approve": approve_refusal(actor, catalog, promotion) is None,
+        "approved_by_me": approved_by(promotion, actor),
         "can_merge": merge_refusal(actor, catalog, promotion) is None,
         "can_cancel": cancel_refusal(actor, catalog, promotion) is None,
     }
@@ -146,13 +196,26 @@ def promotion_action(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
     except PortalError as exc:
         messages.error(request, str(exc))
     back = post.get("next", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else f"/promotions/{promotion_id}/")
+    local = url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/")  # never off-site
+    return redirect(back if local else f"/promotions/{promotion_id}/")
 
 
 @require_GET
 @login_required
 @with_catalog
 def approvals_inbox(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
+    """What waits for this user: pull requests to review and approved ones to merge, each with its
+    diff and the buttons the user may still use. The page asks again while anything is listed (or
+    could be), and gets 204 until the list or one of its items changed."""
     actor = who(signed_in_user(request), catalog)
-    waiting = [(p, approval_status(p, catalog)) for p in inbox(actor=actor, catalog=catalog)]
-    return render(request, "promotions/inbox.html", {"waiting": waiting})
+    items = inbox(actor=actor, catalog=catalog)
+    newest = max((item.promotion.updated_at for item in items), default=None)
+    interval = poll_seconds(newest)
+    version = _page_version([(i.promotion.pk, i.promotion.updated_at, i.to_approve, i.to_merge) for i in items],
+                            request.user.pk, int(time.time() // 60), interval)  # fmt: skip
+    if htmx_partial(request) and request.GET.get("v") == version:
+        return HttpResponse(status=204)
+    waiting = [(item, approval_status(item.promotion, catalog)) for item in items]
+    context = {"waiting": waiting, "poll": interval, "version": version}
+    template = "promotions/partials/inbox.html" if htmx_partial(request) else "promotions/inbox.html"
+    return render(request, template, context)
