@@ -73,7 +73,7 @@ def test_cells_say_what_the_template_said():
     assert '<th class="app"><a href="/apps/web/">web</a></th>' in html
     assert ('<td class="" title="dev/web/k.yaml:7"><code class="v">1.1.0</code> <span class="age">2d</span>'
             '<span class="live h-healthy s-synced"><i></i>3/3</span></td>') in html  # fmt: skip
-    assert '<span class="sr-only"> behind dev</span>' in html
+    assert '<span class="rel">▼ behind dev</span>' in html
     assert "runs 1.0.0, 0.9.0" in html
     assert 'class="promote"' not in html  # staging is behind, but this viewer may not request promotions to it
     assert '<td class="absent" title="not in this stage">—</td>' in html

@@ -55,7 +55,7 @@ def test_requesting_records_it_and_shows_its_live_page(client, pipeline, alice):
     partial = client.get(response.url, headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<section id="promotion">')
     assert "hx-trigger" not in partial  # settled: polling stops
-    assert re.search(r"<strong>committed</strong> · worker<br><span>committed [0-9a-f]{10} to main</span>", partial)
+    assert re.search(r"<strong>[Cc]ommitted</strong> · worker<br><span>committed [0-9a-f]{10} to main</span>", partial)
 
 
 def test_requesting_needs_a_login_and_a_csrf_token(pipeline, alice):

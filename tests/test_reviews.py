@@ -34,13 +34,13 @@ def user(name: str, group: str) -> User:
     return person
 
 
-def to_production(path, repo, requested_by, version="1.1.0", app="web") -> Promotion:
+def to_production(path, repo, requested_by, version="1.1.0", app="web", **kwargs) -> Promotion:
     repo.commit(
         {f"staging/{app}/kustomization.yaml": kustomization(f"ghcr.io/acme/{app}", version)}, f"{version} to staging"
     )
     matrix_refresh(catalog=catalog_load(path))
     promotion = promotion_request(catalog=catalog_load(path), applications=[app], from_stage="staging",
-                                  to_stage="production", requested_by=requested_by)  # fmt: skip
+                                  to_stage="production", requested_by=requested_by, **kwargs)  # fmt: skip
     promotion_execute(promotion_id=promotion.pk)
     promotion.refresh_from_db()
     return promotion
@@ -183,10 +183,20 @@ def test_rolling_back_goes_through_the_policy_and_pins_the_version(pipeline, rep
     with pytest.raises(PromotionError, match=f"web is pinned in production at 1.0.0 since rollback #{rollback.pk}"):
         promotion_request(catalog=catalog_load(pipeline), applications=["web"], from_stage="staging",
                           to_stage="production", kind=Promotion.Kind.RELEASE)  # fmt: skip
-    manual = to_production(pipeline, repo, alice, version="1.2.0")
+    with pytest.raises(PromotionError, match=f"pinned in production: web at 1.0.0 since rollback #{rollback.pk}; "
+                       "promoting lifts the pin, so say why"):  # fmt: skip
+        to_production(pipeline, repo, alice, version="1.2.0")  # by hand, but without a word
+    assert Pin.objects.exists()
+    manual = to_production(pipeline, repo, alice, version="1.2.0", lift_pin_reason="1.2.0 has the fix")
+    assert manual.metadata["pin_lift"] == {
+        "reason": "1.2.0 has the fix", "pins": [{"application": "web", "version": "1.0.0", "rollback": rollback.pk}],
+    }  # fmt: skip
+    assert AuditEvent.objects.get(action="pin.lift_requested").promotion_id == manual.pk
     approval_submit(promotion=manual, actor=acting(bob, pipeline))
     promotion_merge(promotion=manual, actor=acting(bob, pipeline))
     assert not Pin.objects.exists()  # a person moved it on
+    lifted = AuditEvent.objects.get(action="pin.lifted")
+    assert lifted.message == f"web was pinned at 1.0.0 by rollback #{rollback.pk}; lifted because: 1.2.0 has the fix"
 
 
 def test_rollback_refuses_versions_the_stage_never_had(pipeline, repo, alice):

@@ -35,7 +35,7 @@ def test_it_pins_a_rollback_merged_on_github_and_lifts_it_for_a_promotion_merged
     assert rollback.state == State.MERGED
     assert Pin.objects.get(application="web", stage="production").version == "1.0.0"
     matrix_refresh(catalog=catalog_load(path))
-    again = promote(path, requested_by=alice)
+    again = promote(path, requested_by=alice, lift_pin_reason="moving on")
     promotion_execute(promotion_id=again.pk)
     assert merged_on_github(gh, Promotion.objects.get(pk=again.pk)).state == State.MERGED
     assert not Pin.objects.exists()

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from promotions.api.fields import COMMIT, NAME, VERSION, Date, Integer, Text
 from promotions.api.pagination import Pagination
+from promotions.insights.query import DEFAULT_DAYS, MAX_DAYS
 from promotions.models import Promotion as PromotionModel
 
 
@@ -193,6 +194,69 @@ class AuditEvent(serializers.Serializer):
     hash = serializers.CharField()
 
 
+class DurationFigures(serializers.Serializer):
+    count = serializers.IntegerField(help_text="how many durations were measured")
+    median_seconds = serializers.FloatField(allow_null=True, help_text="null when none was")
+    p90_seconds = serializers.FloatField(allow_null=True, help_text="nearest rank: 90 % took at most this long")
+
+
+class RestoreFigures(DurationFigures):
+    unrestored = serializers.IntegerField(help_text="failed changes whose stage runs no good version again yet")
+
+
+class DeliveryFigures(serializers.Serializer):
+    deployments = serializers.IntegerField(help_text="applications of promotions that landed in Git in the period")
+    deployments_per_day = serializers.FloatField()
+    deployments_per_week = serializers.FloatField()
+    lead_time = DurationFigures(help_text="versions first verified in the period: from entering the pipeline")
+    changes_failed = serializers.IntegerField(help_text="deployments that failed after landing or were rolled back")
+    change_failure_rate = serializers.FloatField(allow_null=True, help_text="0 to 1; null when nothing was deployed")
+    time_to_restore = RestoreFigures(help_text="failed changes: from the failure to the next verified promotion")
+
+
+class StageFigures(DeliveryFigures):
+    stage = serializers.CharField()
+
+
+class ApplicationFigures(DeliveryFigures):
+    application = serializers.CharField()
+
+
+class WeekFigures(DeliveryFigures):
+    start = serializers.DateTimeField(help_text="Monday 00:00 in the portal's time zone, or the period's start")
+    end = serializers.DateTimeField()
+
+
+class InsightsPeriod(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField(help_text="excluded")
+    days = serializers.FloatField()
+
+
+class InsightsScope(serializers.Serializer):
+    stages = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="the stages `totals`, `applications` "
+        "and `weeks` are about: the pipeline's last stages, or the one asked for",
+    )
+    application = serializers.CharField(allow_null=True)
+
+
+class GraphEnds(serializers.Serializer):
+    first_stages = serializers.ListField(child=serializers.CharField())
+    last_stages = serializers.ListField(child=serializers.CharField())
+
+
+class DeliveryInsights(serializers.Serializer):
+    period = InsightsPeriod()
+    scope = InsightsScope()
+    graph = GraphEnds()
+    totals = DeliveryFigures()
+    stages = StageFigures(many=True, help_text="every stage (lead time: up to that stage)")
+    applications = ApplicationFigures(many=True, help_text="those deployed or verified in the scope")
+    weeks = WeekFigures(many=True)
+
+
 class Token(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -233,6 +297,7 @@ class PromotionRequest(serializers.Serializer):
     allow_downgrade = serializers.BooleanField(
         default=False, help_text="install a version older than the target stage runs (refused otherwise)"
     )
+    lift_pin_reason = _free_text()
 
 
 class Rollback(serializers.Serializer):
@@ -307,6 +372,18 @@ class AuditFilter(Page):
     action = Text(max_length=100, required=False, allow_blank=True)
     since = Date(required=False, help_text="from this day on (YYYY-MM-DD)")
     until = Date(required=False, help_text="up to and including this day (YYYY-MM-DD)")
+
+
+class InsightsFilter(serializers.Serializer):
+    """The period: `days`, or `since` and/or `until`, never both kinds."""
+
+    days = Integer(min_value=1, max_value=MAX_DAYS, required=False,
+                   help_text=f"the last N days up to now (default {DEFAULT_DAYS})")  # fmt: skip
+    since = Date(required=False, help_text="from this day on (YYYY-MM-DD; default: 30 days before until)")
+    until = Date(required=False, help_text="up to and including this day (YYYY-MM-DD; default: today)")
+    stage = Text(max_length=100, required=False, allow_blank=True,
+                 help_text="this stage only (default: the last stages of the pipeline)")  # fmt: skip
+    application = Text(max_length=100, required=False, allow_blank=True, help_text="this application only")
 
 
 def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:

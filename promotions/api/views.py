@@ -17,12 +17,15 @@ from rest_framework.views import APIView
 
 from promotions.accounts.tokens import apitoken_create, apitoken_revoke
 from promotions.api import serializers as s
+from promotions.api.errors import error_response
 from promotions.api.pagination import Pagination
 from promotions.api.schema import FOUND, NAME, READ, WRITE, errors
 from promotions.audit.chain import audit_context, current_context
 from promotions.audit.export import audit_document, audit_events
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
+from promotions.insights.delivery import delivery_insights_get, insights_document
+from promotions.insights.query import InsightsQueryError, insights_query
 from promotions.matrix.document import stored_applications, stored_matrix_document, stored_matrix_json
 from promotions.matrix.history import application_history_get
 from promotions.matrix.version import etag_matches, matrix_version
@@ -217,7 +220,7 @@ class Promotions(APIView):
             catalog=_read_catalog(), applications=data["applications"], from_stage=data["from_stage"],
             to_stage=data["to_stage"], version=data.get("version"), reason=data["reason"],
             requested_by=_user(request), actor=_user(request).get_username(), override_reason=data["override_reason"],
-            allow_downgrade=data["allow_downgrade"],
+            allow_downgrade=data["allow_downgrade"], lift_pin_reason=data["lift_pin_reason"],
         )  # fmt: skip
         return Response(promotion_document(promotion), status=status.HTTP_202_ACCEPTED)
 
@@ -300,6 +303,24 @@ class AuditEvents(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([audit_document(e) for e in page or []])
+
+
+class Insights(APIView):
+    @extend_schema(
+        parameters=[s.InsightsFilter],
+        responses={200: s.DeliveryInsights, **READ},
+        summary="Delivery insights (DORA): deployment frequency, lead time, change failure rate, time to restore",
+        description="Over a period (default: the last 30 days), for the pipeline's last stages (or `stage`), per "
+        "stage, per application and per week, from the portal's own promotion records. A period or stage that "
+        "cannot be answered is `400 refused` with the parameter at fault in `details`.",
+    )
+    def get(self, request: Request) -> Response:
+        params = _query(s.InsightsFilter, request)
+        try:
+            query = insights_query(catalog=_catalog(), now=timezone.now(), **params)
+        except InsightsQueryError as exc:
+            return error_response(status.HTTP_400_BAD_REQUEST, str(exc), {exc.field: [exc.message]}, code="refused")
+        return Response(insights_document(delivery_insights_get(query=query)))
 
 
 def _token(token: ApiToken) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
@@ -18,7 +19,7 @@ from promotions.cluster.observe import is_stale
 from promotions.matrix.memo import shared
 from promotions.matrix.relation import Relation, Side, relations, rollbacks_known
 from promotions.matrix.version import cells_version
-from promotions.models import LiveState, RepositoryState, StageVersion
+from promotions.models import LiveState, Pin, Promotion, PromotionItem, RepositoryState, StageVersion
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,37 @@ STORED_FIELDS = ("repository", "stage", "version", "path", "line", "error", "com
 
 
 @dataclass(frozen=True)
+class PinMark:
+    """A version a rollback holds in a stage: automatic promotions and "promote all" leave it alone."""
+
+    version: str
+    rollback: int  # the rollback promotion's id
+
+
+@dataclass(frozen=True)
+class OpenPromotion:
+    """A promotion into a cell that has not settled yet, and what it waits on, in a few words."""
+
+    pk: int
+    state: str
+    to_version: str
+    gate: str
+
+
+# What an unsettled promotion waits on, said on its cell.
+GATES = {
+    "queued": "queued for a worker",
+    "preparing": "being written",
+    "pr_open": "waits for review",
+    "approved": "approved, waits for merge",
+    "committed": "landed, waits for the cluster",
+    "merged": "landed, waits for the cluster",
+    "syncing": "waits for the cluster",
+    "deployed": "running, being verified",
+}
+
+
+@dataclass(frozen=True)
 class DashboardCell:
     stage: str
     version: str | None
@@ -73,6 +105,8 @@ class DashboardCell:
     live_age: str = ""
     relation: str | None = None  # same, behind, ahead, diverged, unknown; None: nothing to compare with
     compared: tuple[str, ...] = ()  # the upstream stage(s) it was compared with
+    pin: PinMark | None = None  # rolled back to and held there
+    moving: tuple[OpenPromotion, ...] = ()  # promotions into this cell not yet settled
 
     @property
     def operator(self) -> dict[str, Any]:
@@ -120,6 +154,7 @@ class Bundle:
     source: str
     count: int
     query: str  # the promote page's query string
+    pinned: int = 0  # behind, but held by a rollback's pin: left out
 
 
 @dataclass(frozen=True)
@@ -178,11 +213,12 @@ def dashboard_get(
         related = [(app, rel) for app, rel in related if needle in app.casefold()]
     if behind_only:
         related = [(app, rel) for app, rel in related if any(r.relation == "behind" for r in rel.values())]
-    columns = [_column(catalog, related, stage) for stage in stages]
+    pins = pins_get()
+    columns = [_column(catalog, related, stage, pins) for stage in stages]
     pages = max(1, -(-len(related) // PAGE_SIZE))
     page = min(max(1, page), pages)
     window = related[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    rows = _rows(catalog, window, now)
+    rows = _rows(catalog, window, now, pins)
     total = len(names)
     warnings = [*catalog.warnings, *_discovered_warnings(catalog, names)]
     return Dashboard(stages, rows, states, total, _stale(catalog, states, now), columns, warnings, len(related), page,
@@ -215,8 +251,37 @@ def _related(catalog: Catalog) -> Related:
     return related
 
 
-def _rows(catalog: Catalog, window: list[tuple[str, dict[str, Relation]]], now: datetime) -> list[DashboardRow]:
-    """The page's rows in full: their cells and live state, two queries for the window."""
+def pins_get() -> dict[tuple[str, str], PinMark]:
+    """Every pin, by (application, stage): few (one per rolled-back cell), read in one query."""
+    rows = Pin.objects.values_list("application", "stage", "version", "promotion_id")
+    return {(app, stage): PinMark(version, rollback) for app, stage, version, rollback in rows}
+
+
+def _moving(catalog: Catalog, apps: list[str]) -> dict[tuple[str, str], list[OpenPromotion]]:
+    """The unsettled promotions into the page's cells (one query): waiting, landing, rolling out (a
+    landed one only in a stage with a cluster to follow it into)."""
+    State = Promotion.State
+    clustered = [stage.name for stage in catalog.stages if stage.cluster is not None]
+    waiting = [*Promotion.OPEN_STATES, State.SYNCING, State.DEPLOYED]
+    rows = (
+        PromotionItem.objects.filter(application__in=apps)
+        .filter(
+            Q(promotion__state__in=waiting)
+            | Q(promotion__state__in=(State.COMMITTED, State.MERGED), promotion__to_stage__in=clustered)
+        )
+        .order_by("promotion_id")
+        .values_list("application", "promotion__to_stage", "promotion_id", "promotion__state", "to_version")
+    )
+    moving: dict[tuple[str, str], list[OpenPromotion]] = {}
+    for app, stage, pk, state, version in rows:
+        moving.setdefault((app, stage), []).append(OpenPromotion(pk, state, version, GATES.get(state, state)))
+    return moving
+
+
+def _rows(
+    catalog: Catalog, window: list[tuple[str, dict[str, Relation]]], now: datetime, pins: dict[tuple[str, str], PinMark]
+) -> list[DashboardRow]:
+    """The page's rows in full: their cells, live state and unsettled promotions, three queries."""
     apps = [app for app, _ in window]
     cells: dict[str, list[StoredCell]] = {}
     stored = StageVersion.objects.filter(application__in=apps, stage__in=catalog.stage_names)
@@ -225,7 +290,8 @@ def _rows(catalog: Catalog, window: list[tuple[str, dict[str, Relation]]], now: 
     observed = LiveState.objects.filter(application__in=apps, stage__in=catalog.stage_names)
     live = {(app, stage): CellLive(*values) for app, stage, *values in observed.values_list("application", "stage",
                                                                                              *LIVE_FIELDS)}  # fmt: skip
-    return [_row(catalog, app, cells[app], now, live, rel) for app, rel in window if app in cells]
+    moving = _moving(catalog, apps)
+    return [_row(catalog, app, cells[app], now, live, rel, pins, moving) for app, rel in window if app in cells]
 
 
 def _discovered_warnings(catalog: Catalog, names: list[str] | None) -> list[str]:
@@ -241,9 +307,12 @@ BUNDLE_LINK_MAX = 50
 
 
 def behind_applications(*, catalog: Catalog, source: str, target: str) -> list[str]:
-    """The applications of `target` behind `source` (the relations the dashboard shows), in order."""
+    """The applications of `target` behind `source` (the relations the dashboard shows), in order;
+    not those a rollback pinned in `target` ("promote all" leaves them alone)."""
+    pinned = {app for app, stage in pins_get() if stage == target}
     return [app for app, rel in related_get(catalog=catalog)
-            if (r := rel.get(target)) is not None and r.relation == "behind" and r.source == source]  # fmt: skip
+            if (r := rel.get(target)) is not None and r.relation == "behind" and r.source == source
+            and app not in pinned]  # fmt: skip
 
 
 def selection_digest(applications: list[str]) -> str:
@@ -251,15 +320,21 @@ def selection_digest(applications: list[str]) -> str:
     return hashlib.sha256("\n".join(applications).encode()).hexdigest()[:16]
 
 
-def _column(catalog: Catalog, related: list[tuple[str, dict[str, Relation]]], stage: str) -> Column:
-    """A stage's header: how many applications are behind, and one bundle per upstream edge."""
+def _column(
+    catalog: Catalog, related: list[tuple[str, dict[str, Relation]]], stage: str, pins: dict[tuple[str, str], PinMark]
+) -> Column:
+    """A stage's header: how many applications are behind, and one bundle per upstream edge (without
+    the pinned ones: a rollback's pin is lifted only by a promotion of that application by hand)."""
     behind = [(app, rel[stage]) for app, rel in related if rel[stage].relation == "behind"]
     bundles = []
     for source in dict.fromkeys(relation.source for _, relation in behind):
-        apps = [app for app, relation in behind if relation.source == source]
+        edge = [app for app, relation in behind if relation.source == source]
+        apps = [app for app in edge if (app, stage) not in pins]
+        if not apps:
+            continue
         listed = [("app", a) for a in apps] if len(apps) <= BUNDLE_LINK_MAX else [("behind", "1")]
         query = urlencode([("to", stage), ("from", source), *listed])
-        bundles.append(Bundle(source, len(apps), query))
+        bundles.append(Bundle(source, len(apps), query, len(edge) - len(apps)))
     return Column(stage, len(behind), bundles, tuple(catalog.upstreams(stage)))
 
 
@@ -270,10 +345,20 @@ def _row(
     now: datetime,
     live: dict[tuple[str, str], CellLive],
     related: dict[str, Relation],
+    pins: dict[tuple[str, str], PinMark],
+    moving: dict[tuple[str, str], list[OpenPromotion]],
 ) -> DashboardRow:
     by_stage = {cell.stage: cell for cell in cells}
     out = [
-        _cell(stage, by_stage.get(stage), related[stage], now, live.get((application, stage)))
+        _cell(
+            stage,
+            by_stage.get(stage),
+            related[stage],
+            now,
+            live.get((application, stage)),
+            pins.get((application, stage)),
+            tuple(moving.get((application, stage), ())),
+        )
         for stage in catalog.stage_names
     ]
     return DashboardRow(application, cells[0].repository, out)
@@ -290,10 +375,16 @@ def _relation_title(related: Relation) -> str:
 
 
 def _cell(
-    stage: str, cell: StoredCell | None, related: Relation, now: datetime, live: CellLive | None = None
+    stage: str,
+    cell: StoredCell | None,
+    related: Relation,
+    now: datetime,
+    live: CellLive | None = None,
+    pin: PinMark | None = None,
+    moving: tuple[OpenPromotion, ...] = (),
 ) -> DashboardCell:
     if cell is None or cell.path is None:
-        return DashboardCell(stage, None, None, True, False, "", "not in this stage")
+        return DashboardCell(stage, None, None, True, False, "", "not in this stage", moving=moving)
     title = cell.error or f"{cell.path}:{cell.line}"
     if cell.commit and cell.changed_at:
         title += f"\n{cell.commit[:10]} {cell.subject}\n{cell.author}, {cell.changed_at:%Y-%m-%d %H:%M %Z}"
@@ -304,8 +395,11 @@ def _cell(
     if live is not None:
         title += _live_title(live, live_age, live_stale)
     changed = age(cell.changed_at, now)
+    if pin is not None:
+        title += f"\npinned at {pin.version} by rollback #{pin.rollback}: only a promotion by hand moves it on"
     return DashboardCell(stage, cell.version, cell.error, False, related.relation == "behind", changed, title,
-                         upstream, live, live_stale, live_age, related.relation, related.upstream)  # fmt: skip
+                         upstream, live, live_stale, live_age, related.relation, related.upstream, pin,
+                         moving)  # fmt: skip
 
 
 def _live_title(live: CellLive, live_age: str, stale: bool) -> str:

@@ -3,8 +3,8 @@
 
 A constant number of small queries, whatever the number of applications: the repositories' read
 states (commit, catalogue fingerprint, error), the cells' count and newest row, the live states'
-count and newest change (and, once stale, their newest read), and the landed rollbacks (they order
-versions). The minute is part of it,
+count and newest change (and, once stale, their newest read), the landed rollbacks (they order
+versions), the promotions not yet settled and the pins (both shown on cells). The minute is part of it,
 since pages show ages ("3 days ago", "Healthy 14m ago — stale") and freezes begin and end with time.
 """
 
@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
-from promotions.models import LiveState, Promotion, RepositoryState, StageVersion
+from promotions.models import LiveState, Pin, Promotion, RepositoryState, StageVersion
 
 
 def matrix_version(*, catalog: Catalog, cells: str | None = None, extra: Iterable[object] = ()) -> str:
@@ -31,8 +31,12 @@ def matrix_version(*, catalog: Catalog, cells: str | None = None, extra: Iterabl
     # A settled cluster read again changes nothing shown; once its state goes stale, its age does.
     stale = live["read"] is not None and is_stale(live["read"], timezone.now(),
                                                    settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS)  # fmt: skip
+    # Promotions not yet settled show on their cells (and leave them when they settle); pins too.
+    unsettled = (*Promotion.OPEN_STATES, *Promotion.ROLLOUT_STATES)
+    moving = Promotion.objects.filter(state__in=unsettled).aggregate(count=Count("id"), changed=Max("updated_at"))
+    pins = Pin.objects.aggregate(count=Count("id"), newest=Max("promotion_id"))
     parts = (cells or cells_version(catalog=catalog), live["count"], live["changed"], stale and live["read"],
-             int(time.time() // 60), *extra)  # fmt: skip
+             moving, pins, int(time.time() // 60), *extra)  # fmt: skip
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
 

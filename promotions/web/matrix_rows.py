@@ -17,7 +17,15 @@ from django.utils.safestring import SafeString, mark_safe
 
 from promotions.matrix.dashboard import DashboardCell, DashboardRow
 
-_RELATION_MARK = {"ahead": "▲ ahead", "diverged": "⑂ diverged", "unknown": "? unordered"}
+# Direction against the upstream, in shape and words as well as colour (the legend under the table
+# says the same): never colour alone.
+RELATION_MARKS = {
+    "same": ("=", "same as upstream"),
+    "behind": ("▼", "behind"),
+    "ahead": ("▲", "ahead"),
+    "diverged": ("⑂", "diverged"),
+    "unknown": ("?", "unordered"),
+}
 
 
 def matrix_rows(rows: Iterable[DashboardRow], requestable: Iterable[str]) -> SafeString:
@@ -38,19 +46,27 @@ def matrix_rows(rows: Iterable[DashboardRow], requestable: Iterable[str]) -> Saf
 def _cell(application: str, cell: DashboardCell, promote: str) -> str:
     title = escape(cell.title)
     if cell.absent:
-        return f'<td class="absent" title="{title}">—</td>'
+        waiting = "".join(f' <a class="moving" href="{reverse("promotion", args=[m.pk])}">#{m.pk}: {escape(m.gate)}</a>'
+                         for m in cell.moving)  # fmt: skip
+        return f'<td class="absent" title="{title}">—{waiting}</td>'
     if cell.error:
         message = escape(cell.error)
         return (
             f'<td class="err" title="{title}"><span class="badge">error</span> <span class="msg">{message}</span></td>'
         )
-    relation = cell.relation if cell.relation and cell.relation != "same" else ""
+    relation = cell.relation or ""
     parts = [f'<td class="{escape(relation)}" title="{title}"><code class="v">{escape(cell.version)}</code> '
              f'<span class="age">{escape(cell.age)}</span>']  # fmt: skip
-    if cell.behind:
-        parts.append(f'<span class="sr-only"> behind {escape(cell.upstream)}</span>')
-    elif cell.relation in _RELATION_MARK:
-        parts.append(f' <span class="rel">{_RELATION_MARK[cell.relation]}</span>')
+    if relation in RELATION_MARKS:
+        shape, words = RELATION_MARKS[relation]
+        against = f" {escape(cell.upstream)}" if cell.behind else ""
+        if relation == "same":  # the usual case: the shape alone, the words for screen readers
+            parts.append(f' <span class="rel" aria-hidden="true">{shape}</span><span class="sr-only"> {words}</span>')
+        else:
+            parts.append(f' <span class="rel">{shape} {words}{against}</span>')
+    if cell.pin is not None:
+        parts.append(f' <span class="pin" title="rolled back by #{cell.pin.rollback}: automatic promotions and '
+                     f'&quot;promote all&quot; leave it">📌 pinned</span>')  # fmt: skip
     live = cell.live
     if cell.live_stale and live is not None:
         parts.append(
@@ -65,10 +81,15 @@ def _cell(application: str, cell: DashboardCell, promote: str) -> str:
             shown = escape(live.health)
         parts.append(f'<span class="live h-{escape(str(live.health).lower())} s-{escape(str(live.sync).lower())}">'
                      f"<i></i>{shown}</span>")  # fmt: skip
+        if live.health == "Unknown" and live.reason:  # why, as text: not only in a tooltip
+            parts.append(f'<span class="live-why">{escape(_short(live.reason))}</span>')
     line = cell.operator_line
     if line:
         parts.append(f'<span class="op op-{escape(cell.operator.get("verdict", ""))}">{escape(line)}</span>')
-    if cell.behind and promote:
+    for moving in cell.moving:
+        parts.append(f' <a class="moving state-{escape(moving.state)}" href="{reverse("promotion", args=[moving.pk])}">'
+                     f"#{moving.pk} → {escape(moving.to_version)}: {escape(moving.gate)}</a>")  # fmt: skip
+    if cell.behind and promote and not cell.pin:
         query = "&amp;".join(f"{k}={quote(v, safe='/')}" for k, v in
                              (("app", application), ("from", cell.upstream), ("to", cell.stage)))  # fmt: skip
         parts.append(
@@ -76,3 +97,9 @@ def _cell(application: str, cell: DashboardCell, promote: str) -> str:
         )
     parts.append("</td>")
     return "".join(parts)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """The first line of `text`, cut to `limit` characters (the whole of it is in the title)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"

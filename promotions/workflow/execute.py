@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from promotions.audit.chain import audit_record
 from promotions.catalogue.connect import git_repository, provider_for
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog, StageFile
@@ -436,7 +437,14 @@ def promotion_landed(promotion: Promotion) -> None:
             Pin.objects.update_or_create(application=application, stage=promotion.to_stage,
                                          defaults={"version": version, "promotion": promotion})  # fmt: skip
     elif promotion.kind == Promotion.Kind.PROMOTE:
-        Pin.objects.filter(stage=promotion.to_stage, application__in=[a for a, _ in apps]).delete()
+        pins = Pin.objects.filter(stage=promotion.to_stage, application__in=[a for a, _ in apps])
+        for pin in pins:
+            why = (promotion.metadata.get("pin_lift") or {}).get("reason", "")
+            audit_record(action="pin.lifted", actor="system", promotion=promotion, stage=promotion.to_stage,
+                         message=f"{pin.application} was pinned at {pin.version} by rollback #{pin.promotion_id}"
+                         + (f"; lifted because: {why}" if why else ""),
+                         before={"version": pin.version, "rollback": pin.promotion_id})  # fmt: skip
+        pins.delete()
     try:
         catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
         promotions_supersede_older(promotion=promotion, catalog=catalog)

@@ -186,13 +186,18 @@ def promotion_request(
     actor: str = "",
     override_reason: str = "",
     allow_downgrade: bool = False,
+    lift_pin_reason: str = "",
 ) -> Promotion:
     """Record a promotion and hand it to a worker once the record is committed.
 
     Refused (Denied) for a user who may not request into the stage; refused off the stage
-    graph's edges and during a freeze unless an admin gives a written override, and for a
-    downgrade unless `allow_downgrade` (each recorded on the promotion and audited)."""
+    graph's edges and during a freeze unless an admin gives a written override, for a
+    downgrade unless `allow_downgrade`, and over a rollback's pin unless the person says why
+    they lift it (`lift_pin_reason`) — each recorded on the promotion and audited."""
     reason, override_reason = _checked_text(reason, override_reason, version, metadata or {})
+    if problem := text_problem(lift_pin_reason, multiline=True):
+        raise PromotionError(f"lift_pin_reason: {problem}")
+    lift_pin_reason = free_text(lift_pin_reason)
     requester = who(requested_by, catalog)
     if to_stage in catalog.stage_names:
         require(request_refusal(requester, catalog, to_stage))
@@ -204,10 +209,12 @@ def promotion_request(
     path = check_path(catalog, from_stage, to_stage, requester, override_reason)
     if kind == Promotion.Kind.RELEASE:
         _refuse_pinned(plan, to_stage)
+    lifted = _pins_lifted(plan, to_stage, lift_pin_reason) if kind == Promotion.Kind.PROMOTE else []
     override = check_freeze(catalog, to_stage, requester, override_reason)
     downgrades = check_downgrade(plan, to_stage, kind, allow_downgrade)
     metadata = (metadata or {}) | ({"freeze_override": override} if override else {})
     metadata |= ({"path_override": path} if path else {}) | ({"downgrade": downgrades} if downgrades else {})
+    metadata |= {"pin_lift": {"reason": lift_pin_reason, "pins": lifted}} if lifted else {}
     promotion = Promotion.objects.create(
         kind=kind,
         mode=stage.promotion.mode,
@@ -236,8 +243,27 @@ def promotion_request(
         listed = ", ".join(f"{d['application']} {d['from']} → {d['to']}" for d in downgrades)
         audit_record(action="promotion.downgrade", actor=name, message=f"downgrade allowed: {listed}",
                      promotion=promotion, stage=to_stage, after={"downgrade": downgrades})  # fmt: skip
+    if lifted:
+        listed = ", ".join(f"{p['application']} at {p['version']} (rollback #{p['rollback']})" for p in lifted)
+        audit_record(action="pin.lift_requested", actor=name, message=f"{lift_pin_reason} — lifts the pin of {listed}",
+                     promotion=promotion, stage=to_stage,
+                     after={"pins": lifted, "reason": lift_pin_reason})  # fmt: skip
     transaction.on_commit(lambda: promotion_dispatch(promotion_id=promotion.pk))
     return promotion
+
+
+def _pins_lifted(plan: Planned, stage: str, reason: str) -> list[dict[str, Any]]:
+    """The pins a promotion by hand would lift (it lifts them when it lands); PromotionError when
+    there are some and no reason was given: a rollback held that version on purpose."""
+    names = [item.application for item in plan.items]
+    pins = list(Pin.objects.filter(stage=stage, application__in=names).order_by("application"))
+    if pins and not reason.strip():
+        listed = ", ".join(f"{p.application} at {p.version} since rollback #{p.promotion_id}" for p in pins)
+        raise PromotionError(
+            f"pinned in {stage}: {listed}; promoting lifts the pin, so say why (lift_pin_reason in the API, "
+            "--lift-pin-reason on the command line, the confirmation on the page)"
+        )
+    return [{"application": p.application, "version": p.version, "rollback": p.promotion_id} for p in pins]
 
 
 def _checked_text(reason: str, override_reason: str, version: str | None, metadata: dict[str, Any]) -> tuple[str, str]:
@@ -331,6 +357,8 @@ class Preview:
     edits: list[Edit]
     commit: str
     path_problem: str = ""  # off the stage graph's edges: shown to an admin, who may override it
+    pins: list[Pin] = field(default_factory=list)  # rollbacks' pins this promotion would lift
+
 
     @property
     def diff(self) -> str:
@@ -363,4 +391,5 @@ def promotion_preview(
         head = git.sync()
     except PortalError as exc:
         raise PromotionError(str(exc)) from None
-    return Preview(plan, edits_at(git, head, catalog, to_stage, plan.items), head, path_problem)
+    pins = list(Pin.objects.filter(stage=to_stage, application__in=[i.application for i in plan.items]))
+    return Preview(plan, edits_at(git, head, catalog, to_stage, plan.items), head, path_problem, pins)

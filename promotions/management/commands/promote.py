@@ -37,6 +37,9 @@ class Command(PromotionCommand):
         parser.add_argument(
             "--allow-downgrade", action="store_true", help="install a version older than the target stage runs"
         )
+        parser.add_argument(
+            "--lift-pin-reason", default="", help="why promoting over a rollback's pin (required when one is pinned)"
+        )
         parser.add_argument("--sync", action="store_true", help="carry it out in this process, not on a worker")
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
@@ -49,7 +52,7 @@ class Command(PromotionCommand):
             catalog=catalog, applications=options["applications"], from_stage=options["from_stage"],
             to_stage=options["to_stage"], version=options["version"], reason=options["reason"], requested_by=user,
             actor=f"{options['username'] or 'cli'} (cli)", override_reason=options["override_reason"],
-            allow_downgrade=options["allow_downgrade"],
+            allow_downgrade=options["allow_downgrade"], lift_pin_reason=options["lift_pin_reason"],
         )  # fmt: skip
         if options["sync"]:
             for _ in range(3):  # the same retries a worker would make, minus the waiting

@@ -85,6 +85,7 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
                 catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version,
                 reason=params.get("reason", ""), requested_by=signed_in_user(request), actor=actor.name,
                 override_reason=params.get("override_reason", ""), allow_downgrade=params.get("allow_downgrade") == "1",
+                lift_pin_reason=params.get("lift_pin_reason", "") if params.get("lift_pin") == "1" else "",
             )  # fmt: skip
         except Denied as exc:
             return denied(request, exc)
