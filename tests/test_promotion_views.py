@@ -203,3 +203,33 @@ def test_an_action_never_redirects_off_site(client, pipeline, alice, bob):
     for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/", "javascript:alert(1)"):
         response = bobs.post(reverse("promotion-action", args=[promotion.pk, "approve"]), {"next": target})
         assert response.url == f"/promotions/{promotion.pk}/", target
+
+
+def test_rollback_has_a_preview_with_the_diff_and_what_will_happen(client, pipeline, repo, alice):
+    from promotions.catalogue.loader import catalog_load
+    from promotions.matrix.refresh import matrix_refresh
+    from tests.builders import kustomization
+
+    repo.commit({"staging/web/kustomization.yaml": kustomization("ghcr.io/acme/web", "1.1.0")}, "web 1.1.0 to staging")
+    matrix_refresh(catalog=catalog_load(pipeline))
+    client = signed_in(client, alice)
+    app_page = client.get(reverse("application", args=["web"])).content.decode()
+    assert '<form method="get" action="/apps/web/rollback/" class="rollback">' in app_page
+    url = reverse("rollback", args=["web"])
+    response = client.get(url, {"stage": "staging", "version": "1.0.0", "reason": "1.1.0 breaks checkout"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<span class="del">-    newTag: 1.1.0</span>' in html
+    assert '<span class="add">+    newTag: 1.0.0</span>' in html
+    assert "staging takes changes as direct commits" in html
+    assert "pinned in staging at 1.0.0" in html
+    assert ">1.1.0 breaks checkout</textarea>" in html
+    assert not Promotion.objects.exists()  # looking is free
+    refused = client.get(url, {"stage": "staging", "version": "9.9.9"})
+    assert refused.status_code == 400
+    assert "web 9.9.9 was never in staging (earlier there: 1.0.0)" in refused.content.decode()
+    assert not Promotion.objects.exists()
+    response = client.post(url, {"stage": "staging", "version": "1.0.0", "reason": "1.1.0 breaks checkout"})
+    promotion = Promotion.objects.get()
+    assert response.url == reverse("promotion", args=[promotion.pk])
+    assert (promotion.kind, promotion.reason) == ("rollback", "1.1.0 breaks checkout")

@@ -35,22 +35,29 @@ def promotion_rollback(
     override_reason: str = "",
 ) -> Promotion:
     """A promotion of kind `rollback` to `version` (default: the one before the current)."""
-    current, earlier = rollback_versions(catalog=catalog, application=application, stage=stage)
-    if version is None:
-        if not earlier:
-            raise PromotionError(f"{application} has no earlier version in {stage} to roll back to")
-        version = earlier[0]
-    elif version == current:
-        raise PromotionError(f"{stage} already has {application} {version}")
-    elif version not in earlier:
-        raise PromotionError(
-            f"{application} {version} was never in {stage} (earlier there: {', '.join(earlier[:8]) or 'none'})"
-        )
+    current, version = rollback_choice(catalog=catalog, application=application, stage=stage, version=version)
     return promotion_request(
         catalog=catalog, applications=[application], from_stage="", to_stage=stage, version=version,
         reason=reason.strip() or f"roll back {application} in {stage} from {current} to {version}",
         requested_by=requested_by, kind=Promotion.Kind.ROLLBACK, actor=actor, override_reason=override_reason,
     )  # fmt: skip
+
+
+def rollback_choice(*, catalog: Catalog, application: str, stage: str, version: str | None) -> tuple[str | None, str]:
+    """The version the stage has and the one a rollback would install (`version`, default: the one
+    before); PromotionError for a version the stage never had, or has now."""
+    current, earlier = rollback_versions(catalog=catalog, application=application, stage=stage)
+    if version is None:
+        if not earlier:
+            raise PromotionError(f"{application} has no earlier version in {stage} to roll back to")
+        return current, earlier[0]
+    if version == current:
+        raise PromotionError(f"{stage} already has {application} {version}")
+    if version not in earlier:
+        raise PromotionError(
+            f"{application} {version} was never in {stage} (earlier there: {', '.join(earlier[:8]) or 'none'})"
+        )
+    return current, version
 
 
 def promotion_release(

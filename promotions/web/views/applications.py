@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
@@ -17,8 +17,10 @@ from promotions.matrix.history import application_history_get
 from promotions.models import RepositoryState
 from promotions.web.htmx import HtmxHttpRequest
 from promotions.web.views.base import denied, signed_in_user, with_catalog
+from promotions.web.views.promotions import stage_context
 from promotions.workflow.permissions import Denied, request_refusal, who
-from promotions.workflow.rollback import promotion_rollback
+from promotions.workflow.request import promotion_preview
+from promotions.workflow.rollback import promotion_rollback, rollback_choice
 
 
 def _earlier(history: list[Any], cell: Any) -> list[str]:
@@ -64,21 +66,38 @@ def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) ->
     return render(request, "promotions/application.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @with_catalog
 def rollback(request: HtmxHttpRequest, catalog: Catalog, name: str) -> HttpResponse:
-    post = request.POST
+    """GET: what the rollback would change (the diff, how it lands, the pin it leaves), as a
+    promotion's confirm page does; POST: request it."""
+    params = request.POST if request.method == "POST" else request.GET
+    stage, version = params.get("stage", ""), params.get("version") or None
+    user = signed_in_user(request)
+    if request.method == "POST":
+        try:
+            promotion = promotion_rollback(
+                catalog=catalog, application=name, stage=stage, version=version, requested_by=user,
+                reason=params.get("reason", ""), actor=user.get_username(),
+                override_reason=params.get("override_reason", ""),
+            )  # fmt: skip
+        except Denied as exc:
+            return denied(request, exc, back=f"/apps/{name}/")
+        except PortalError as exc:
+            messages.error(request, str(exc))
+            return redirect("application", name=name)
+        return redirect("promotion", promotion_id=promotion.pk)
+    actor = who(user, catalog)
+    context: dict[str, Any] = {"name": name, "stage": stage, "reason": params.get("reason", "")}
+    context |= stage_context(catalog, stage, actor)
+    status = 200
     try:
-        user = signed_in_user(request)
-        promotion = promotion_rollback(
-            catalog=catalog, application=name, stage=post.get("stage", ""), version=post.get("version") or None,
-            requested_by=user, reason=post.get("reason", ""), actor=user.get_username(),
-            override_reason=post.get("override_reason", ""),
-        )  # fmt: skip
-    except Denied as exc:
-        return denied(request, exc, back=f"/apps/{name}/")
+        current, target = rollback_choice(catalog=catalog, application=name, stage=stage, version=version)
+        context |= {"current": current, "version": target}
+        context["preview"] = promotion_preview(catalog=catalog, applications=[name], from_stage="", to_stage=stage,
+                                               version=target, actor=actor)  # fmt: skip
     except PortalError as exc:
-        messages.error(request, str(exc))
-        return redirect("application", name=name)
-    return redirect("promotion", promotion_id=promotion.pk)
+        context["problem"] = str(exc)
+        status = 400
+    return render(request, "promotions/rollback.html", context, status=status)

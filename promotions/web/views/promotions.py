@@ -96,7 +96,7 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
             return redirect("promotion", promotion_id=promotion.pk)
     context: dict[str, object] = {"apps": apps, "source": source, "target": target, "version": version or "",
                                   "selection": selection}  # fmt: skip
-    context |= _stage_context(catalog, target, actor)
+    context |= stage_context(catalog, target, actor)
     try:
         preview = promotion_preview(
             catalog=catalog, applications=apps, from_stage=source, to_stage=target, version=version, actor=actor
@@ -109,7 +109,7 @@ def promote(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
     return render(request, "promotions/promote.html", context, status=status)
 
 
-def _stage_context(catalog: Catalog, stage: str, actor: object) -> dict[str, object]:
+def stage_context(catalog: Catalog, stage: str, actor: object) -> dict[str, object]:
     config = catalog.stage(stage)
     if config is None:
         return {}
@@ -151,7 +151,7 @@ def promotion_detail(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
         "can_merge": merge_refusal(actor, catalog, promotion) is None,
         "can_cancel": cancel_refusal(actor, catalog, promotion) is None,
     }
-    context |= _stage_context(catalog, promotion.to_stage, actor)
+    context |= stage_context(catalog, promotion.to_stage, actor)
     template = "promotions/partials/promotion.html" if htmx_partial(request) else "promotions/promotion.html"
     return render(request, template, context)
 
