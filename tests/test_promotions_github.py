@@ -126,6 +126,17 @@ def test_merging_from_the_portal_merges_on_github(github_pipeline, gh, bob):
     assert repo.head() == promotion.merge_commit
     assert "newTag: 1.1.0" in repo.read("production/web/kustomization.yaml")
     assert gh.pulls("acme", "platform")[0].merged
+    # The promotion's page links its commit, branch and merge commit to their pages on the host.
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(bob)
+    html = client.get(reverse("promotion", args=[promotion.pk])).content.decode()
+    home = gh.api_url.rstrip("/").removesuffix("/api/v3") + "/acme/platform"  # GitHub Enterprise's pages
+    assert f'<a href="{home}/commit/{promotion.commit}"><code>{promotion.commit[:10]}</code></a>' in html
+    assert f'<a href="{home}/tree/{promotion.pr_branch}"><code>{promotion.pr_branch}</code></a>' in html
+    assert f'<a href="{home}/commit/{promotion.merge_commit}">' in html
 
 
 def test_a_newer_promotion_closes_the_older_pull_request_with_a_link(github_pipeline, gh):

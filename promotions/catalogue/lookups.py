@@ -30,6 +30,7 @@ from promotions.cluster.labels import (
 from promotions.cluster.target import LiveTarget, OperatorRef
 from promotions.errors import ConfigError
 from promotions.gitops.yaml.locators import Locator
+from promotions.hosting.links import HostLinks, github_links
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,14 @@ class Catalog:
 
     def repository(self, name: str) -> RepositoryConfig:
         return next(repo for repo in self.repositories if repo.name == name)
+
+    def host_links(self, repository: str) -> HostLinks | None:
+        """Links to the repository's commits, branches and pull requests on its host (None for a
+        host without pages, or a repository the catalogue no longer lists)."""
+        repo = next((r for r in self.repositories if r.name == repository), None)
+        if repo is None or repo.provider != "github" or repo.github is None:
+            return None
+        return github_links(repo=repo.github.repo, api_url=repo.github.api_url)
 
     def stage(self, name: str) -> StageConfig | None:
         return next((s for s in self.stages if s.name == name), None)

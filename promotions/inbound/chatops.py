@@ -20,6 +20,7 @@ from promotions.audit.chain import audit_context, audit_record
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
+from promotions.links import promotion_link
 from promotions.models import Profile, Promotion, StageVersion
 from promotions.reviews.approvals import approval_submit, promotion_reject
 from promotions.workflow import store
@@ -175,7 +176,7 @@ def _status(catalog: Catalog, app: str | None) -> str:
 
 
 def _link(promotion: Promotion) -> str:
-    return f"<{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/|#{promotion.pk}>"
+    return f"<{promotion_link(promotion.pk)}|#{promotion.pk}>"
 
 
 def _reply(text: str, *, public: bool = False) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
 from promotions.catalogue.schema import NotificationConfig
 from promotions.errors import PermanentError, TransientError
+from promotions.links import promotion_link
 from promotions.models import NotificationDelivery, Promotion
 from promotions.notifications import receivers
 from promotions.notifications.receivers import OperatorReceiver
@@ -87,7 +88,7 @@ def _sync_queue(promotion: Promotion, catalog: Catalog) -> None:
 
 
 def _payload(event: str, promotion: Promotion, apps: list[str]) -> dict[str, Any]:
-    link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
+    link = promotion_link(promotion.pk)
     return {
         "event": event,
         "promotion": {"id": promotion.pk, "title": promotion.title, "state": promotion.state, "kind": promotion.kind,

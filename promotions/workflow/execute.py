@@ -32,6 +32,7 @@ from promotions.errors import PermanentError, PortalError, TransientError
 from promotions.gitops.repository import GitRepository, Person, PushRejected
 from promotions.gitops.yaml.edit import Edit, EditError, version_found, version_set
 from promotions.hosting.base import ScmProvider
+from promotions.links import promotion_link
 from promotions.matrix.snapshot import inherited_version, too_big
 from promotions.models import Pin, Promotion, PromotionItem
 from promotions.queue import task_send
@@ -266,7 +267,7 @@ def _pull_request(
     if pushed is None or own_commit(git, pushed, promotion, items, limit=1) != pushed:
         pushed = _write(git, promotion, items, edits, base)
         git.push(pushed, branch, force=True)  # the branch is this promotion's own
-    link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
+    link = promotion_link(promotion.pk)
     body = messages.pull_request_body(promotion, items, diff=_diff(edits), link=link)
     pr = provider.open(number_hint=promotion.pk, branch=branch, base=promotion.branch, title=promotion.title,
                        body=body, labels=["gitops-portal", f"stage:{promotion.to_stage}"])  # fmt: skip

@@ -26,6 +26,7 @@ from promotions.catalogue.schema import RepositoryConfig
 from promotions.errors import PortalError
 from promotions.gitops.repository import GitRepository
 from promotions.hosting.base import ScmProvider
+from promotions.links import promotion_link
 from promotions.models import Promotion
 from promotions.workflow.state import transition
 
@@ -47,7 +48,7 @@ def promotions_supersede_older(
         return []
     repo_config = catalog.repository(promotion.repository)
     git = git or git_repository(repo_config)
-    link = f"{settings.GITOPS_PORTAL_URL.rstrip('/')}/promotions/{promotion.pk}/"
+    link = promotion_link(promotion.pk)
     comment = f"Superseded by promotion #{promotion.pk}: {link}"
     superseded = []
     for waiting in older:

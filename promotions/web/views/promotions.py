@@ -150,10 +150,21 @@ def promotion_detail(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
         "approved_by_me": approved_by(promotion, actor),
         "can_merge": merge_refusal(actor, catalog, promotion) is None,
         "can_cancel": cancel_refusal(actor, catalog, promotion) is None,
+        "links": _host_links(catalog, promotion),
     }
     context |= stage_context(catalog, promotion.to_stage, actor)
     template = "promotions/partials/promotion.html" if htmx_partial(request) else "promotions/promotion.html"
     return render(request, template, context)
+
+
+def _host_links(catalog: Catalog, promotion: Promotion) -> dict[str, str]:
+    """The promotion's commit, branch and merge commit on the Git host, where it has pages."""
+    host = catalog.host_links(promotion.repository)
+    if host is None:
+        return {}
+    links = {"branch": host.branch(promotion.pr_branch or promotion.branch)}
+    links |= {"commit": host.commit(promotion.commit)} if promotion.commit else {}
+    return links | ({"merge": host.commit(promotion.merge_commit)} if promotion.merge_commit else {})
 
 
 def _get(promotion_id: int) -> Promotion:
