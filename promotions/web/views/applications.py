@@ -12,8 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
-from promotions.matrix.dashboard import application_cells_get
+from promotions.matrix.changes import changes_between
+from promotions.matrix.dashboard import application_cells_get, related_get
 from promotions.matrix.history import application_history_get
+from promotions.matrix.relation import Relation
 from promotions.models import RepositoryState
 from promotions.web.htmx import HtmxHttpRequest
 from promotions.web.views.base import denied, signed_in_user, with_catalog
@@ -27,6 +29,15 @@ def _earlier(history: list[Any], cell: Any) -> list[str]:
     """Versions the stage had before its current one, newest first (rollback targets)."""
     current = cell.version if cell else None
     return [v for v in dict.fromkeys(e.version for e in history if e.version) if v != current]
+
+
+def _upstream_changes(name: str, cell: Any, relation: Relation | None) -> dict[str, Any] | None:
+    """For a stage behind its upstream: which stage offers which version, and the releases between
+    the stage's version and that one."""
+    if cell is None or relation is None or relation.relation != "behind" or not relation.upstream_version:
+        return None
+    changes = changes_between(application=name, older=cell.version, newer=relation.upstream_version)
+    return {"source": relation.source, "changes": changes}
 
 
 @require_GET
@@ -46,6 +57,7 @@ def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) ->
     except PortalError as exc:
         history_error = str(exc)
     actor = who(request.user, catalog)
+    relations = dict(related_get(catalog=catalog)).get(name, {})
     stages = [
         {
             "name": stage,
@@ -53,6 +65,7 @@ def application_detail(request: HtmxHttpRequest, catalog: Catalog, name: str) ->
             "history": history.get(stage, []),
             "rollback_to": _earlier(history.get(stage, []), cells.get(stage)),
             "may_request": request_refusal(actor, catalog, stage) is None,
+            "upstream": _upstream_changes(name, cells.get(stage), relations.get(stage)),
         }
         for stage in catalog.stage_names
     ]
