@@ -359,7 +359,6 @@ class Preview:
     path_problem: str = ""  # off the stage graph's edges: shown to an admin, who may override it
     pins: list[Pin] = field(default_factory=list)  # rollbacks' pins this promotion would lift
 
-
     @property
     def diff(self) -> str:
         return "".join(edit.diff() for edit in self.edits if edit.changed)
