@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -20,6 +21,12 @@ class TokenForm(forms.Form):
                                       help_text="empty: never")  # fmt: skip
 
 
+# Post/redirect/get: the new token travels to the page that shows it once in a short-lived, signed,
+# HttpOnly cookie scoped to this page (never in the database, never in a URL), so reloading the page
+# shows the list instead of creating another token.
+NEW_TOKEN_COOKIE, NEW_TOKEN_SALT = "gp_new_token", "promotions.tokens.new"
+
+
 @never_cache  # the new token is in this response: no cache may keep it
 @require_http_methods(["GET", "POST"])
 @login_required
@@ -27,15 +34,30 @@ def token_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert user.is_authenticated
     form = TokenForm(request.POST or None)
-    created, raw = None, ""
     if request.method == "POST" and form.is_valid():
-        created, raw = apitoken_create(user=user, name=form.cleaned_data["name"],
-                                       expires_days=form.cleaned_data["expires_days"])  # fmt: skip
-        form = TokenForm()
+        token, secret = apitoken_create(user=user, name=form.cleaned_data["name"],
+                                        expires_days=form.cleaned_data["expires_days"])  # fmt: skip
+        moved = redirect("tokens")
+        moved.set_signed_cookie(NEW_TOKEN_COOKIE, f"{token.pk}:{secret}", salt=NEW_TOKEN_SALT, max_age=120,
+                                   path=reverse("tokens"), secure=request.is_secure(), httponly=True,
+                                   samesite="Strict")  # fmt: skip
+        return moved
+    created, raw = _new_token(request, user.pk)
     tokens = ApiToken.objects.filter(user=user)
-    status = 201 if created else 400 if request.method == "POST" else 200
-    return render(request, "promotions/tokens.html", {"form": form, "tokens": tokens, "created": created, "raw": raw},
-                  status=status)  # fmt: skip
+    status = 400 if request.method == "POST" else 200
+    response = render(request, "promotions/tokens.html",
+                      {"form": form, "tokens": tokens, "created": created, "raw": raw}, status=status)  # fmt: skip
+    if NEW_TOKEN_COOKIE in request.COOKIES:
+        response.delete_cookie(NEW_TOKEN_COOKIE, path=reverse("tokens"), samesite="Strict")  # shown once
+    return response
+
+
+def _new_token(request: HttpRequest, user_id: int) -> tuple[ApiToken | None, str]:
+    """The token just created (and its raw value) from the redirect's cookie, if it is this user's."""
+    value = request.get_signed_cookie(NEW_TOKEN_COOKIE, default="", salt=NEW_TOKEN_SALT, max_age=120) or ""
+    pk, _, raw = value.partition(":")
+    token = ApiToken.objects.filter(pk=int(pk), user_id=user_id).first() if pk.isdigit() and raw else None
+    return (token, raw) if token is not None else (None, "")
 
 
 @require_POST
