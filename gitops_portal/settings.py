@@ -132,6 +132,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Django finds tag libraries in an app's own templatetags/ only; the UI's are in promotions/web.
+            "libraries": {"labels": "promotions.web.templatetags.labels"},
         },
     },
 ]

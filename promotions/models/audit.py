@@ -6,6 +6,48 @@ from django.db import models
 
 from promotions.models.promotion import Promotion
 
+# What each action reads as on a page. A promotion's state change (`promotion.<state>`) reads as
+# its state's label; an action missing here reads as its last part in words (`x.pin_lifted` → "Pin lifted").
+ACTION_LABELS = {
+    "approval.approved": "Approval given",
+    "approval.github_approved": "Approved on GitHub",
+    "approval.github_changes_requested": "Changes requested on GitHub",
+    "auth.login": "Signed in",
+    "auth.login_failed": "Sign-in failed",
+    "auth.locked_out": "Sign-in paused after too many failures",
+    "chatops.unlinked": "Chat user not linked to an account",
+    "config.reloaded": "Catalogue read again",
+    "identity.linked": "Identity linked",
+    "identity.unlinked": "Identity unlinked",
+    "operator.sync_requested": "Asked the operator to sync",
+    "operator.sync_failed": "Could not ask the operator to sync",
+    "promotion.applied": "Applied by the operator",
+    "promotion.auto_merge_failed": "Automatic merge failed",
+    "promotion.auto_merge_held": "Automatic merge held back",
+    "promotion.branch_kept": "Branch not deleted",
+    "promotion.checks_failed": "Checks failed",
+    "promotion.content_changed": "Pull request changed",
+    "promotion.downgrade": "Downgrade allowed",
+    "promotion.freeze_override": "Freeze overridden",
+    "promotion.not_superseded": "Older pull request left open",
+    "promotion.path_override": "Promotion path overridden",
+    "pin.lift_requested": "Asked to lift a rollback's pin",
+    "pin.lifted": "Rollback's pin lifted",
+    "token.created": "API token created",
+    "token.revoked": "API token revoked",
+}
+
+
+def action_label(action: str) -> str:
+    """How an audit action (`approval.approved`, `promotion.pr_open`) reads on a page."""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    entity, _, state = action.partition(".")
+    if entity == "promotion" and state in Promotion.State.values:
+        return Promotion.State(state).label
+    words = action.rpartition(".")[2].replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else action
+
 
 class AuditQuerySet(models.QuerySet["AuditEvent"]):
     """History is append-only: bulk updates and deletes are refused too."""
@@ -70,4 +112,5 @@ class AuditEvent(models.Model):
 
     @property
     def label(self) -> str:
-        return self.state or self.action
+        """What happened, in words (`action_label`)."""
+        return action_label(self.action)

@@ -12,30 +12,32 @@ class Promotion(models.Model):
     `Promotion-Id:` commit trailer all derive from it, so a re-run finds its own work.
     """
 
+    # The labels are what people read (pages, timeline, notifications' titles); the values are
+    # what machines read (API, audit actions `promotion.<value>`, CSS classes `state-<value>`).
     class State(models.TextChoices):
-        QUEUED = "queued"
-        PREPARING = "preparing"
-        COMMITTED = "committed"
-        PR_OPEN = "pr_open"
-        APPROVED = "approved"
-        MERGED = "merged"
-        SYNCING = "syncing"
-        DEPLOYED = "deployed"
-        VERIFIED = "verified"
-        NOOP = "noop"
-        FAILED = "failed"
-        REJECTED = "rejected"
-        CANCELLED = "cancelled"
-        SUPERSEDED = "superseded"
+        QUEUED = "queued", "Queued"
+        PREPARING = "preparing", "Preparing"
+        COMMITTED = "committed", "Committed"
+        PR_OPEN = "pr_open", "Pull request open"
+        APPROVED = "approved", "Approved"
+        MERGED = "merged", "Merged"
+        SYNCING = "syncing", "Syncing"
+        DEPLOYED = "deployed", "Deployed"
+        VERIFIED = "verified", "Verified"
+        NOOP = "noop", "No change"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        SUPERSEDED = "superseded", "Superseded"
 
     class Kind(models.TextChoices):
-        PROMOTE = "promote"
-        ROLLBACK = "rollback"
-        RELEASE = "release"
+        PROMOTE = "promote", "Promotion"
+        ROLLBACK = "rollback", "Rollback"
+        RELEASE = "release", "Release from CI"
 
     class Mode(models.TextChoices):
-        COMMIT = "commit"
-        PULL_REQUEST = "pull_request"
+        COMMIT = "commit", "Direct commit"
+        PULL_REQUEST = "pull_request", "Pull request"
 
     OPEN_STATES = (State.QUEUED, State.PREPARING, State.PR_OPEN, State.APPROVED)
     # Landed in Git; the cluster is followed until it runs the new version (stages with a cluster).

@@ -14,7 +14,7 @@ class Approval(models.Model):
     class Decision(models.TextChoices):
         APPROVED = "approved"
         REJECTED = "rejected"
-        CHANGES_REQUESTED = "changes_requested"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="approvals")
     user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)

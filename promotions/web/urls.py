@@ -1,12 +1,16 @@
 """The browser UI's URLs (the API's are in `promotions.api.urls`, other systems' in `promotions.inbound.urls`)."""
 
+from django.conf import settings
 from django.urls import path
+from django.views.generic.base import RedirectView
 
 from promotions.web.views import applications, audit, health, matrix, metrics, notifications, promotions, tokens
 
 urlpatterns = [
     path("", matrix.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page links: the SVG the pages link.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}portal/favicon.svg", permanent=False)),
     path("metrics", metrics.metrics, name="metrics"),
     path("refresh/", matrix.refresh, name="refresh"),
     path("refresh/live/", matrix.refresh_live, name="refresh-live"),
