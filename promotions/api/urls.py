@@ -28,6 +28,7 @@ urlpatterns = [
     path("rollbacks", views.Rollbacks.as_view(), name="api-rollbacks"),
     path("releases", views.Releases.as_view(), name="api-releases"),
     path("audit-events", views.AuditEvents.as_view(), name="api-audit"),
+    path("insights", views.Insights.as_view(), name="api-insights"),
     path("tokens", views.Tokens.as_view(), name="api-tokens"),
     path("tokens/<int:token_id>", views.TokenDetail.as_view(), name="api-token"),
     re_path(r"^(?P<path>.*)$", not_found),  # JSON, never Django's HTML page: unknown paths, non-numeric ids

@@ -5,6 +5,7 @@ from django.urls import path
 from django.views.generic.base import RedirectView
 
 from promotions.web.views import applications, audit, health, matrix, metrics, notifications, promotions, tokens
+from promotions.web.views.insights import insights_page
 
 urlpatterns = [
     path("", matrix.dashboard, name="dashboard"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("apps/<str:name>/rollback/", applications.rollback, name="rollback"),
     path("approvals/", promotions.approvals_inbox, name="approvals"),
     path("audit/", audit.audit_log, name="audit"),
+    path("insights/", insights_page, name="insights"),
     path("notifications/", notifications.notification_log, name="notifications"),
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),

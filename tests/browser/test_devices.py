@@ -28,6 +28,7 @@ PAGES = {  # name: (path, what shows the page has rendered)
     "inbox": ("/approvals/", ".inbox-item"),
     "audit": ("/audit/", "table.audit tbody tr"),
     "application": ("/apps/web/", "section.stage"),
+    "insights": ("/insights/", "h1"),
 }
 
 
