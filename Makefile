@@ -4,6 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+CLUSTERS_PORT ?= 8001
 
 # `make run` uses the embedded defaults: SQLite and clones under ./var, DEBUG on.
 run check: export DEBUG ?= true
@@ -17,16 +18,23 @@ $(VENV)/.installed: requirements-dev.lock
 	$(PY) -m pip install --quiet -r requirements-dev.lock
 	@touch $@
 
-# Web, worker and beat run together (Procfile) and stop together on Ctrl-C. Every process gets the
-# demo operators' receiver URLs and secrets from receivers.env, which `manage.py demo` writes.
+# Web, worker, beat and the demo's clusters run together (Procfile) and stop together on Ctrl-C.
+# First `sandbox.makerun prepare` stops here if a port is taken (saying which, and how to pick another),
+# then writes the demo's settings (data dir, catalogue, SECRET_KEY, the demo operators' receivers) to
+# .env, which every process and `manage.py` in another terminal read at start-up.
 run: $(VENV)/.installed
+	@$(PY) -m sandbox.makerun prepare --host $(HOST) --port $(PORT) --clusters-port $(CLUSTERS_PORT)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	@echo "GitOps Portal on http://$(HOST):$(PORT)/ (sign in as alice, bob or carol: see above)"
-	PORTAL_HOST=$(HOST) PORTAL_PORT=$(PORT) GITOPS_PORTAL_LIVE_REFRESH_SECONDS=$${GITOPS_PORTAL_LIVE_REFRESH_SECONDS:-5} \
-	  $(VENV)/bin/honcho start -f Procfile -e .env,$${GITOPS_PORTAL_DATA_DIR:-var}/demo/receivers.env
+	PORTAL_HOST=$(HOST) PORTAL_PORT=$(PORT) CLUSTERS_PORT=$(CLUSTERS_PORT) \
+	  GITOPS_PORTAL_LIVE_REFRESH_SECONDS=$${GITOPS_PORTAL_LIVE_REFRESH_SECONDS:-5} $(PY) -m sandbox.makerun start
 
-test: $(VENV)/.installed lint check
+# axe-core for the accessibility checks of the browser tests (npm, pinned in package-lock.json).
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+test: $(VENV)/.installed node_modules/.package-lock.json lint check
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
@@ -55,6 +63,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_api_load.py
 	$(PY) bench/bench_webhook.py
 	$(PY) bench/bench_browser.py
+	$(PY) bench/bench_insights.py
 
 # Re-pin after editing pyproject.toml: requirements.lock (runtime, for the image) and
 # requirements-dev.lock (runtime + tools); existing pins are kept where they still fit.
@@ -66,4 +75,4 @@ lock:
 	  --index-url https://pypi.org/simple -o requirements.lock
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .mypy_cache

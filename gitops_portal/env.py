@@ -8,6 +8,7 @@ deployment stops at start-up instead of misbehaving later.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -86,3 +87,44 @@ def ensure_writable_dir(name: str, path: Path) -> Path:
     if not os.access(path, os.W_OK):
         raise ImproperlyConfigured(f"{name}: directory {str(path)!r} is not writable")
     return path
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_file_load(name: str, default: Path) -> Path | None:
+    """Fill the environment from an env file: `$<name>` (set but empty: none), else `default`.
+
+    A variable the environment already sets is never replaced, and a missing file is no error.
+    `make run` writes the demo's settings to `.env` this way, so that a command in a second terminal
+    finds the same database, catalogue and SECRET_KEY as the portal it runs. Returns the file read.
+    """
+    raw = os.environ.get(name)
+    path = default if raw is None else Path(raw).expanduser() if raw.strip() else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}: cannot read {str(path)!r}: {exc.strerror}") from exc
+    for key, value in env_file_parse(text, source=f"{name}: {path}").items():
+        os.environ.setdefault(key, value)
+    return path
+
+
+def env_file_parse(text: str, *, source: str) -> dict[str, str]:
+    """`KEY=value` lines; blank lines and `#` comments are skipped, an `export ` prefix and quotes
+    around the value are allowed. Anything else raises, naming `source` and the line (not its value)."""
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, equals, value = stripped.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not equals or not _NAME.fullmatch(key):
+            raise ImproperlyConfigured(f"{source}:{number}: expected KEY=value")
+        if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from gitops_portal.env import (
     ensure_writable_dir,
     env_bool,
+    env_file_load,
     env_int,
     env_list,
     env_path,
@@ -21,6 +22,8 @@ from gitops_portal.env import (
 from promotions.text import redact
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A local `.env` (`make run` writes the demo's settings there) fills in what the environment leaves unset.
+ENV_FILE = env_file_load("GITOPS_PORTAL_ENV_FILE", BASE_DIR / ".env")
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")

@@ -6,6 +6,7 @@ repository every minute in dev, Flux with a webhook Receiver in staging, Argo CD
 in production. The newest commits give each kind of operator state something to show: a release
 to dev that dev's Flux has not fetched yet when the clusters start, and a release to dev whose
 overlay lists a file that does not parse, so dev's Flux fails to build it and keeps the old version.
+In production, billing's pods crash-loop (`CRASH_LOOPING`): all of them but one, a Degraded cell.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from sandbox.gitrepo import Author, RepoBuilder
 from sandbox.receivers import ReceiverStandIn
 
 STAGES = ("dev", "staging", "production")
+# (stage, application) whose pods crash-loop when the demo's clusters start (all but one: its payment
+# provider's sandbox went away), so that the dashboard shows what Degraded looks like: 1/3 ready.
+CRASH_LOOPING = (("production", "billing"),)
 USERS = {  # username: (password, group, role shown in the README)
     "alice": ("alice-demo-pw", "developers", "developer"),
     "bob": ("bob-demo-pw", "release-managers", "release manager"),

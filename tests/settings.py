@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+# Never a developer's `.env` (what `make run` wrote): tests, and the processes they start, see only this.
+os.environ.setdefault("GITOPS_PORTAL_ENV_FILE", "")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("GITOPS_PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="gitops-portal-tests-"))

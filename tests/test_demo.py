@@ -13,17 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import RequestFactory
+from django.urls import reverse
 
 from promotions.catalogue.loader import catalog_load
 from promotions.cluster import operators
 from promotions.models import LiveState, StageVersion
 from promotions.workflow.rollout import live_refresh
-from sandbox.demo import kustomization, receivers_env_read, receivers_env_write
+from sandbox.demo import CRASH_LOOPING, kustomization, receivers_env_read, receivers_env_write
 from sandbox.demo_cluster import DemoClusters, start_demo_clusters
 from sandbox.gitrepo import RepoBuilder
-from sandbox.kube.flux import GitSource
+from sandbox.kube.flux import GitSource, deployment_health
 from sandbox.processes import free_port
 
 
@@ -75,7 +77,7 @@ def test_the_demo_clusters_run_what_their_operators_applied(db, data_dir, settin
     assert [r.error for r in report.stages] == ["", "", ""]
     states = {(s.application, s.stage): s for s in LiveState.objects.all()}
     assert len(states) == StageVersion.objects.filter(path__isnull=False).count()
-    assert {s.health for s in states.values()} == {"Healthy"}
+    assert {cell for cell, s in states.items() if s.health != "Healthy"} == set(CRASH_LOOPING_CELLS)
     behind = {cell for cell, s in states.items() if s.sync == "OutOfSync"}
     assert behind == {("web", "dev"), ("checkout", "dev")}, "not polled yet; a build that fails"
     assert {s.sync for cell, s in states.items() if cell not in behind and cell[0] != "cert-manager"} == {"Synced"}
@@ -86,6 +88,31 @@ def test_the_demo_clusters_run_what_their_operators_applied(db, data_dir, settin
     assert set(verdicts.values()) == {"applied"}
     assert states["web", "dev"].operator["summary"].startswith("not yet applied: Flux has ")
     assert "'dev/checkout/feature-flags.yaml': yaml: line 9" in states["checkout", "dev"].operator["message"]
+
+
+def test_the_dashboard_shows_a_degraded_cell_a_failed_build_and_the_replicas_the_manifests_declare(
+    db, data_dir, settings, client
+):
+    call_command("demo", stdout=io.StringIO())
+    settings.GITOPS_PORTAL_CONFIG = data_dir / "demo" / "gitops-portal.yaml"
+    catalog = catalog_load(settings.GITOPS_PORTAL_CONFIG)
+    repo = RepoBuilder(data_dir / "demo" / "platform.git")
+    with demo_clusters(catalog, data_dir):  # its first pass: what the clusters ran before, then what broke
+        live_refresh(catalog=catalog)
+    client.force_login(User.objects.get(username="alice"))  # as the demo left her
+    html = client.get(reverse("dashboard")).content.decode()
+
+    states = {(s.application, s.stage): s for s in LiveState.objects.all()}
+    declared = {(c.application, c.stage): int(re.search(r"(?:replicas|count|replicaCount): (\d+)", repo.read(c.path))[1])
+                for c in StageVersion.objects.filter(path__isnull=False)}  # fmt: skip
+    assert {cell: s.desired for cell, s in states.items()} == declared
+    assert 3 in declared.values()
+    billing = states["billing", "production"]
+    running = StageVersion.objects.get(application="billing", stage="production").version
+    assert (billing.health, billing.ready, billing.desired, billing.versions) == ("Degraded", 1, 3, [running])
+    assert re.fullmatch(r"pod billing-\w+-\w+ is failing \(CrashLoopBackOff, 1 restarts\)", billing.reason)
+    assert {"Degraded", "1/3", "CrashLoopBackOff"} <= words(row(html, "billing"))
+    assert "failed: BuildFailed: kustomize build failed" in row(html, "checkout")
 
 
 def test_the_demo_shows_a_change_not_yet_applied_a_failed_build_and_applied_ones(db, data_dir, settings):
@@ -159,6 +186,50 @@ def test_the_staging_receiver_and_the_production_webhook_sync_at_once(db, data_d
     assert dev.fetched != repo.head()
 
 
+def test_the_demo_clusters_follow_a_replica_count_changed_in_git(db, data_dir, settings):
+    call_command("demo", stdout=io.StringIO())
+    catalog = catalog_load(data_dir / "demo" / "gitops-portal.yaml")
+    repo = RepoBuilder(data_dir / "demo" / "platform.git")
+    environ = receivers_env_read(receivers_env_write(data_dir / "receivers.env", port=free_port()))
+    with demo_clusters(catalog, data_dir, environ=environ) as clusters:
+
+        def land(replicas: int) -> None:
+            files = {"staging/api/kustomization.yaml": kustomization("api", "staging", "2.9.9", replicas)}
+            body = json.dumps({"revision": repo.commit(files, f"api: {replicas} replicas")}).encode()
+            post(environ["DEMO_STAGING_RECEIVER_URL"], body, {"X-Signature": sign(environ, "STAGING_RECEIVER", body)})
+
+        def ready() -> tuple[int, int]:
+            deployment = clusters.kube.get("staging", "Deployment", "api", "api")
+            return deployment["spec"]["replicas"], deployment["status"].get("readyReplicas", 0)
+
+        land(4)  # with a new version: the rollout heads for 4
+        eventually(lambda: ready() == (4, 4) and image(clusters.kube, "staging", "api") == "ghcr.io/acme/api:2.9.9")
+        land(1)  # the count alone
+        eventually(lambda: ready() == (1, 1))
+
+
+def test_a_new_release_rolling_out_replaces_the_crash_looping_pods(db, data_dir, settings):
+    call_command("demo", stdout=io.StringIO())
+    catalog = catalog_load(data_dir / "demo" / "gitops-portal.yaml")
+    repo = RepoBuilder(data_dir / "demo" / "platform.git")
+    environ = receivers_env_read(receivers_env_write(data_dir / "receivers.env", port=free_port()))
+    path = "apps/billing/production/values.yaml"
+    running = re.search(r'tag: "(.+)"', repo.read(path))[1]  # type: ignore[index]
+    with demo_clusters(catalog, data_dir, environ=environ) as clusters:
+
+        def billing() -> dict:
+            return clusters.kube.get("production", "Deployment", "billing", "billing")
+
+        # What Argo CD says of it until the progress deadline: 1 of 3 available.
+        assert deployment_health(billing(), ("ghcr.io/acme/billing", running)) == "Progressing"
+        repo.commit({path: repo.read(path).replace(running, "9.9.9")}, "Merge: billing 9.9.9 to production")
+        body = json.dumps({"ref": "refs/heads/main", "after": repo.head()}).encode()
+        signed = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(environ, "PRODUCTION_WEBHOOK", body)}
+        post(environ["DEMO_PRODUCTION_WEBHOOK_URL"], body, signed)
+        eventually(lambda: deployment_health(billing(), ("ghcr.io/acme/billing", "9.9.9")) == "Healthy")
+        assert billing()["status"]["readyReplicas"] == 3
+
+
 def test_the_demo_keeps_its_receivers_settings(data_dir):
     first = receivers_env_read(receivers_env_write(data_dir / "receivers.env", port=8002))
     assert receivers_env_read(receivers_env_write(data_dir / "receivers.env", port=9000)) == first
@@ -171,6 +242,7 @@ def test_the_demo_keeps_its_receivers_settings(data_dir):
 
 
 KINDS = {"flux": ("Kustomization", "GitRepository"), "argocd": ("Application",)}
+CRASH_LOOPING_CELLS = [(app, stage) for stage, app in CRASH_LOOPING]
 
 
 @contextmanager
@@ -182,6 +254,15 @@ def demo_clusters(catalog, data_dir: Path, environ: dict[str, str] | None = None
         yield clusters
     finally:
         clusters.stop()
+
+
+def row(html: str, app: str) -> str:
+    """The dashboard's row of one application."""
+    return next(tr for tr in html.split("<tr") if f'href="/apps/{app}/"' in tr)
+
+
+def words(html: str) -> set[str]:
+    return set(re.findall(r"[\w/]+", html))
 
 
 def image(kube, cluster: str, app: str) -> str:  # type: ignore[no-untyped-def]

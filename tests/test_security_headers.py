@@ -28,7 +28,12 @@ def directives(header: str) -> dict[str, str]:
 
 def hsts_settings(tmp_path: Path, **env: str) -> str:
     """SECURE_HSTS_SECONDS and SECURE_HSTS_INCLUDE_SUBDOMAINS as a fresh process reads them from `env`."""
-    base = {"PATH": "/usr/bin:/bin", "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "k"}
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": "k",
+        "GITOPS_PORTAL_ENV_FILE": "",
+    }
     code = "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS)"
     proc = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", code], cwd=ROOT,
                           capture_output=True, text=True, env=base | env, check=True)  # fmt: skip

@@ -10,7 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {"PATH": "/usr/bin:/bin", "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "k"}
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": "k",
+        "GITOPS_PORTAL_ENV_FILE": "",
+    }
     code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'])"
     return subprocess.run(
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],

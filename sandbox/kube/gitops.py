@@ -11,6 +11,9 @@ With `controllers` (`flux.FluxController`, `flux.ArgoController`, one per cluste
 `desired`, each cluster runs what its controller applied: the controller polls Git on its own
 interval (ticked on every pass) or syncs at once when `hook(cluster)` is called, as a webhook
 receiver makes Flux or Argo CD do; `delay` is then best left at 0.
+
+A Deployment gets `replicas` pods, or with `scale` (`scale(cluster)`: `{(namespace, app): replicas}`)
+as many as its manifests declare, followed when that count changes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sandbox.kube.store import Obj
 log = logging.getLogger(__name__)
 
 Desired = Callable[[str], Mapping[tuple[str, str], tuple[str, str]]]
+Scale = Callable[[str], Mapping[tuple[str, str], int]]  # cluster -> (namespace, app) -> declared replicas
 PROXY_CONTAINER = "proxy"
 PROXY_IMAGE = "docker.io/envoyproxy/envoy:v1.31.2"
 DEPLOYMENTS = lookup("deployments")
@@ -60,13 +64,14 @@ class Operator:
         step: float = 0.3,
         deadline: float = 1.0,
         replicas: int = 2,
+        scale: Scale | None = None,
         proxy_image: str = PROXY_IMAGE,
     ) -> None:
         self.kube = kube
         self.controllers = {controller.cluster: controller for controller in controllers}
         self.desired = desired or self._applied
         self.delay, self.step, self.deadline = delay, step, deadline
-        self.replicas = replicas
+        self.replicas, self.scale = replicas, scale
         self.proxy_image = proxy_image
         self.errors: list[str] = []  # what `desired` raised, newest last (the loop keeps going)
         self._rollouts: dict[tuple[str, str, str], _Rollout] = {}
@@ -147,8 +152,10 @@ class Operator:
                 else:
                     controller.tick(now)
             for cluster in self.kube.clusters:
+                counts = self._counts(cluster)
                 for (namespace, app), (repository, tag) in sorted(self._wanted(cluster).items()):
-                    self._reconcile(cluster, namespace, app, f"{repository}:{tag}", now, immediate, settle)
+                    image, replicas = f"{repository}:{tag}", counts.get((namespace, app))
+                    self._reconcile(cluster, namespace, app, image, now, immediate, settle, replicas=replicas)
             for controller in self.controllers.values():
                 controller.observe()
 
@@ -164,15 +171,30 @@ class Operator:
             log.warning("desired(%r) failed: %r", cluster, error)
             return {}
 
+    def _counts(self, cluster: str) -> Mapping[tuple[str, str], int]:
+        """What the manifests declare for each app's replicas (empty without `scale`, or when unreadable)."""
+        try:
+            return self.scale(cluster) if self.scale is not None else {}
+        except Exception as error:  # as for `desired`: keep what runs, try again next pass
+            self.errors.append(f"{cluster}: {error!r}")
+            log.warning("scale(%r) failed: %r", cluster, error)
+            return {}
+
     def _reconcile(
-        self, cluster: str, namespace: str, app: str, image: str, now: float, immediate: bool, settle: bool
-    ) -> None:
+        self, cluster: str, namespace: str, app: str, image: str, now: float, immediate: bool, settle: bool,
+        *, replicas: int | None = None,
+    ) -> None:  # fmt: skip
+        """Bring one app towards `image` (and `replicas`, when the manifests give a count)."""
         key = (cluster, namespace, app)
-        deployment = self.kube.store.get(cluster, DEPLOYMENTS, namespace, app)
+        store = self.kube.store
+        deployment = store.get(cluster, DEPLOYMENTS, namespace, app)
         if deployment is None:
             self._rollouts.pop(key, None)
-            rollout.create(self.kube.store, cluster, self._new_deployment(namespace, app, image))
+            count = self.replicas if replicas is None else replicas
+            rollout.create(store, cluster, self._new_deployment(namespace, app, image, count))
             return
+        if replicas is not None and deployment["spec"].get("replicas") != replicas:
+            deployment = rollout.resize(store, cluster, namespace, app, replicas)
         plan = self._plan(key, rollout.image_of(deployment, app), image, now)
         if plan is None:
             return
@@ -216,6 +238,6 @@ class Operator:
             if not (immediate and settle):
                 return
 
-    def _new_deployment(self, namespace: str, app: str, image: str) -> Obj:
+    def _new_deployment(self, namespace: str, app: str, image: str, replicas: int) -> Obj:
         extra = [(PROXY_CONTAINER, self.proxy_image)]
-        return builders.deployment(app, namespace, image, container=app, replicas=self.replicas, extra_containers=extra)
+        return builders.deployment(app, namespace, image, container=app, replicas=replicas, extra_containers=extra)

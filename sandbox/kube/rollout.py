@@ -4,8 +4,10 @@ A template change gets a ReplicaSet named `<deployment>-<pod-template-hash>` (an
 one with the same template is reused, as on a rollback). Each `advance` moves one
 replica: the new ReplicaSet up, an old one down. A failing rollout surges crash-looping
 pods and keeps the old ones (maxUnavailable rounds down to 0 for small Deployments)
-until `time_out` marks `Progressing=False/ProgressDeadlineExceeded`. Every write is a
-separate update, as the real controllers make them, so watchers see each one.
+until `time_out` marks `Progressing=False/ProgressDeadlineExceeded`. A new replica count
+(`resize`) scales the current ReplicaSet; `crash` makes running pods crash-loop with no
+rollout at all. Every write is a separate update, as the real controllers make them, so
+watchers see each one.
 """
 
 from __future__ import annotations
@@ -53,6 +55,29 @@ def advance(store: Store, cluster: str, namespace: str, name: str, *, crashing: 
     else:
         _step_healthy(store, cluster, new, olds, desired)
     return _is_complete(refresh(store, cluster, namespace, name))
+
+
+def resize(store: Store, cluster: str, namespace: str, name: str, replicas: int) -> Obj:
+    """The manifests changed the replica count: the current ReplicaSet follows at once when no rollout is
+    under way (a rollout in flight heads for the new count), and never stays above it."""
+    deployment = _get(store, cluster, DEPLOYMENTS.plural, namespace, name)
+    deployment["spec"]["replicas"] = replicas
+    new, olds = split_replicasets(store, cluster, store.put(cluster, deployment))
+    if new["spec"]["replicas"] > replicas or not any(old["spec"]["replicas"] for old in olds):
+        scale(store, cluster, new, replicas)
+    return refresh(store, cluster, namespace, name)
+
+
+def crash(store: Store, cluster: str, namespace: str, name: str, pods_count: int) -> Obj:
+    """`pods_count` of the Deployment's ready pods start crash-looping where they run, with no rollout (a
+    dependency went away): ready replicas drop, and Available turns False below the minimum."""
+    deployment = _get(store, cluster, DEPLOYMENTS.plural, namespace, name)
+    new, _olds = split_replicasets(store, cluster, deployment)
+    ready = [pod for pod in owned(store, cluster, new, PODS.plural) if pods.is_ready(pod)]
+    for pod in ready[:pods_count]:
+        store.put(cluster, pods.crash_again(pod))
+    _refresh_replicaset(store, cluster, new)
+    return refresh(store, cluster, namespace, name)
 
 
 def time_out(store: Store, cluster: str, namespace: str, name: str) -> Obj:
