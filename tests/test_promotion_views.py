@@ -79,12 +79,7 @@ def test_the_list_filters_by_application_stage_and_state(client, pipeline, alice
 
 
 def test_approve_merge_and_cancel_from_the_promotion_page(client, pipeline, repo, alice, bob):
-    client = signed_in(client, alice)
-    client.post(reverse("promote"), {"app": "api", "from": "dev", "to": "staging"})
-    promotion_execute(promotion_id=Promotion.objects.get().pk)
-    client.post(reverse("promote"), {"app": "api", "from": "staging", "to": "production"})
-    promotion = Promotion.objects.get(to_stage="production")
-    promotion_execute(promotion_id=promotion.pk)
+    promotion = production_pull_request(client, alice)
     client = signed_in(Client(), bob)
     html = client.get(reverse("promotion", args=[promotion.pk])).content.decode()
     assert ">Approve</button>" in html
