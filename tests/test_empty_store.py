@@ -201,7 +201,9 @@ def test_get_matrix_waits_for_the_worker_and_answers_the_whole_matrix(fresh, ali
     assert document == json.loads(out.getvalue())
     assert [a["name"] for a in document["applications"]] == ["api", "web"]
     versions = [{stage: cell["version"] for stage, cell in app["stages"].items()} for app in document["applications"]]
-    assert [{stage: cell["version"] for stage, cell in app["stages"].items()} for app in first["applications"]] == versions
+    assert [
+        {stage: cell["version"] for stage, cell in app["stages"].items()} for app in first["applications"]
+    ] == versions
     assert all(cell["commit"] for app in document["applications"] for cell in app["stages"].values() if cell["version"])
 
 
