@@ -9,13 +9,20 @@ result. Every value that comes from Git, a cluster or a person is escaped: none 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from html import escape as _escape
 from urllib.parse import quote
 
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from promotions.matrix.dashboard import DashboardCell, DashboardRow
+
+
+def escape(value: object) -> str:
+    """`value` as HTML text, quotes included (what django.utils.html.escape does, without its lazy-string
+    wrapper: ~25,000 calls a page)."""
+    return _escape(str(value), quote=True)
+
 
 # Direction against the upstream, in shape and words as well as colour (the legend under the table
 # says the same): never colour alone.
