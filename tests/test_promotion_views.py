@@ -153,7 +153,7 @@ def test_the_live_page_backs_off_while_nothing_moves_and_stops_when_final(client
 
 def test_a_landed_promotion_is_followed_only_where_a_cluster_runs_it(pipeline):
     from promotions.catalogue.loader import catalog_load
-    from promotions.web.views.promotions import moving
+    from promotions.matrix.moving import unsettled as moving
 
     catalog = catalog_load(pipeline)
     landed = Promotion(state=State.COMMITTED, to_stage="staging")

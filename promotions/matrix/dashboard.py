@@ -11,15 +11,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
 from promotions.matrix.memo import shared
+from promotions.matrix.moving import unsettled_filter
 from promotions.matrix.relation import Relation, Side, relations, rollbacks_known
 from promotions.matrix.version import cells_version
-from promotions.models import LiveState, Pin, Promotion, PromotionItem, RepositoryState, StageVersion
+from promotions.models import LiveState, Pin, PromotionItem, RepositoryState, StageVersion
 
 
 @dataclass(frozen=True)
@@ -258,17 +258,10 @@ def pins_get() -> dict[tuple[str, str], PinMark]:
 
 
 def _moving(catalog: Catalog, apps: list[str]) -> dict[tuple[str, str], list[OpenPromotion]]:
-    """The unsettled promotions into the page's cells (one query): waiting, landing, rolling out (a
-    landed one only in a stage with a cluster to follow it into)."""
-    State = Promotion.State
-    clustered = [stage.name for stage in catalog.stages if stage.cluster is not None]
-    waiting = [*Promotion.OPEN_STATES, State.SYNCING, State.DEPLOYED]
+    """The unsettled promotions into the page's cells (one query)."""
     rows = (
         PromotionItem.objects.filter(application__in=apps)
-        .filter(
-            Q(promotion__state__in=waiting)
-            | Q(promotion__state__in=(State.COMMITTED, State.MERGED), promotion__to_stage__in=clustered)
-        )
+        .filter(unsettled_filter(catalog, "promotion__"))
         .order_by("promotion_id")
         .values_list("application", "promotion__to_stage", "promotion_id", "promotion__state", "to_version")
     )

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from promotions.catalogue.lookups import Catalog
 from promotions.cluster.observe import is_stale
+from promotions.matrix.moving import unsettled_filter
 from promotions.models import LiveState, Pin, Promotion, RepositoryState, StageVersion
 
 
@@ -32,8 +33,7 @@ def matrix_version(*, catalog: Catalog, cells: str | None = None, extra: Iterabl
     stale = live["read"] is not None and is_stale(live["read"], timezone.now(),
                                                    settings.GITOPS_PORTAL_LIVE_REFRESH_SECONDS)  # fmt: skip
     # Promotions not yet settled show on their cells (and leave them when they settle); pins too.
-    unsettled = (*Promotion.OPEN_STATES, *Promotion.ROLLOUT_STATES)
-    moving = Promotion.objects.filter(state__in=unsettled).aggregate(count=Count("id"), changed=Max("updated_at"))
+    moving = Promotion.objects.filter(unsettled_filter(catalog)).aggregate(count=Count("id"), changed=Max("updated_at"))
     pins = Pin.objects.aggregate(count=Count("id"), newest=Max("promotion_id"))
     parts = (cells or cells_version(catalog=catalog), live["count"], live["changed"], stale and live["read"],
              moving, pins, int(time.time() // 60), *extra)  # fmt: skip

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
 from promotions.matrix.dashboard import behind_applications, selection_digest
+from promotions.matrix.moving import unsettled
 from promotions.models import Promotion
 from promotions.reviews.approvals import approval_submit, approved_by, inbox, promotion_reject
 from promotions.reviews.merge import promotion_merge
@@ -31,22 +32,9 @@ from promotions.workflow.queries import promotion_get, promotions_list
 from promotions.workflow.request import promotion_cancel, promotion_preview, promotion_request
 
 State = Promotion.State
-# States nothing moves a promotion out of; a landed one (committed, merged) is final only in a stage
-# without a cluster to follow it into.
-FINAL_STATES = (State.VERIFIED, State.NOOP, State.FAILED, State.REJECTED, State.CANCELLED, State.SUPERSEDED)
 # How often a page showing something still moving asks again, by how long ago it last changed: quick
 # while it moves, slower while it waits (a review can take hours).
 POLL_STEPS = ((60, 2), (600, 5), (None, 15))
-
-
-def moving(promotion: Promotion, catalog: Catalog) -> bool:
-    """Whether the promotion can still change state on its own or through someone else."""
-    if promotion.state in FINAL_STATES:
-        return False
-    if promotion.state in (State.COMMITTED, State.MERGED):
-        stage = catalog.stage(promotion.to_stage)
-        return stage is not None and stage.cluster is not None
-    return True
 
 
 def poll_seconds(changed: datetime | None) -> int:
@@ -129,7 +117,7 @@ def promotion_detail(request: HtmxHttpRequest, catalog: Catalog, promotion_id: i
     """The promotion and its timeline; while it still moves the page asks again (backing off while
     nothing changes) and gets 204 until something it shows did."""
     promotion = _get(promotion_id)
-    live = moving(promotion, catalog)
+    live = unsettled(promotion, catalog)
     interval = poll_seconds(promotion.updated_at) if live else 0
     # What the page shows: the row (updated_at moves with every save), its timeline and reviews, the
     # viewer (whose permissions decide the buttons), the minute (ages, freeze windows), the interval.
