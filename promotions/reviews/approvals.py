@@ -119,6 +119,7 @@ class InboxItem:
     promotion: Promotion
     to_approve: bool  # may review it and has not approved its current content
     to_merge: bool  # its reviews are satisfied and this user may merge it
+    review: ApprovalStatus  # which reviews count, worked out once for the list and the page
 
 
 def inbox(*, actor: Who, catalog: Catalog) -> list[InboxItem]:
@@ -128,9 +129,10 @@ def inbox(*, actor: Who, catalog: Catalog) -> list[InboxItem]:
     mine = []
     for promotion in waiting.order_by("pk"):
         to_approve = approve_refusal(actor, catalog, promotion) is None and not approved_by(promotion, actor)
-        to_merge = merge_refusal(actor, catalog, promotion) is None and approval_status(promotion, catalog).satisfied
+        review = approval_status(promotion, catalog)
+        to_merge = merge_refusal(actor, catalog, promotion) is None and review.satisfied
         if to_approve or to_merge:
-            mine.append(InboxItem(promotion, to_approve, to_merge))
+            mine.append(InboxItem(promotion, to_approve, to_merge, review))
     return mine
 
 

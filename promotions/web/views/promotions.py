@@ -215,7 +215,7 @@ def approvals_inbox(request: HtmxHttpRequest, catalog: Catalog) -> HttpResponse:
                             request.user.pk, int(time.time() // 60), interval)  # fmt: skip
     if htmx_partial(request) and request.GET.get("v") == version:
         return HttpResponse(status=204)
-    waiting = [(item, approval_status(item.promotion, catalog)) for item in items]
+    waiting = [(item, item.review) for item in items]
     context = {"waiting": waiting, "poll": interval, "version": version}
     template = "promotions/partials/inbox.html" if htmx_partial(request) else "promotions/inbox.html"
     return render(request, template, context)
