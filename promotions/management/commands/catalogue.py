@@ -1,4 +1,11 @@
-"""`manage.py catalogue check [--config FILE] [--json]`: what the catalogue gets wrong.
+"""`manage.py catalogue check|init`: what the catalogue gets wrong, and a catalogue written for you.
+
+`catalogue init URL [--branch B] [--out FILE]` clones the repository and writes the catalogue it
+infers (Argo CD, Flux, kustomize and Helm layouts), each item commented with where it came from;
+`--check` compares an existing catalogue with it and lists the applications and stages the
+repository has and the catalogue lacks (exit 1), for CI.
+
+`catalogue check [--config FILE] [--json]`:
 
 Loads the catalogue, reads every repository as the matrix does, and lists each listed application
 or discover pattern that matched no file in any stage (with the nearest existing path as a hint),
@@ -23,6 +30,7 @@ from django.core.management.base import BaseCommand
 from promotions.catalogue.loader import catalog_load
 from promotions.catalogue.lookups import Catalog
 from promotions.errors import ConfigError
+from promotions.management.init import catalogue_init
 from promotions.matrix.check import snapshot_problems
 from promotions.matrix.refresh import RepositoryRead, matrix_read_git
 
@@ -32,14 +40,26 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []  # a read-only report, like `matrix`
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{check}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{check,init}")
         check = actions.add_parser(
             "check", help="list applications and discover patterns that match no file, and the warnings"
         )
         check.add_argument("--config", help="catalogue file (default: GITOPS_PORTAL_CONFIG)")
         check.add_argument("--json", action="store_true", help="print one JSON document")
+        init = actions.add_parser("init", help="write the catalogue inferred from a repository's layout")
+        init.add_argument("url", help="the GitOps repository to read (https://…, ssh, file://…)")
+        init.add_argument("--branch", default="main", help="branch to read (default: main)")
+        init.add_argument("--out", help="write the catalogue here (default: standard output)")
+        init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+        init.add_argument(
+            "--check", action="store_true", help="compare with the catalogue (--config): list what it lacks, exit 1"
+        )
+        init.add_argument("--config", help="with --check: the catalogue file (default: GITOPS_PORTAL_CONFIG)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "init":
+            catalogue_init(self, options)
+            return
         try:
             catalog = catalog_load(options["config"] or settings.GITOPS_PORTAL_CONFIG)
         except ConfigError as exc:

@@ -1,0 +1,44 @@
+"""All the evidence of a tree, strongest first: Argo CD and Flux objects name stages and folders;
+folder and file names fill in the rest (stage folders, values files per environment)."""
+
+from __future__ import annotations
+
+from promotions.catalogue.infer import kustomize
+from promotions.catalogue.infer.argocd import argocd_units
+from promotions.catalogue.infer.evidence import FOLDER, Found, where
+from promotions.catalogue.infer.flux import flux_stages, flux_units
+from promotions.catalogue.infer.helm import values_units
+from promotions.catalogue.infer.tree import Tree
+
+
+def tree_scan(tree: Tree) -> Found:
+    """Everything inference finds in `tree`."""
+    found = Found()
+    applied = flux_stages(tree, found)  # stage names first: they help read the rest
+    argocd_units(tree, found)
+    flux_units(tree, found, applied)
+    _folder_units(tree, found)
+    values_units(tree, found)
+    found.unresolved += tree.problems
+    return found
+
+
+def _folder_units(tree: Tree, found: Found) -> None:
+    """Stage folders by name: each kustomization folder, and manifest folders outside them."""
+    roots: list[str] = []
+    for folder in sorted(tree.dirs | {""}):
+        stage, app = where(f"{folder}/x" if folder else "x", found.stages)
+        if stage is None:
+            continue
+        kustomization = tree.kustomization(folder)
+        if kustomization is None and any(_inside(folder, root) for root in roots):
+            continue  # a kustomization's own patches and resources
+        if kustomization is not None:
+            roots.append(folder)
+        label = f"stage folder {folder}/"
+        for unit in kustomize.folder_units(tree, folder, stage=stage, app=app, source=label, weight=FOLDER):
+            found.add(unit)
+
+
+def _inside(folder: str, root: str) -> bool:
+    return folder.startswith(f"{root}/") if root else True
