@@ -230,9 +230,10 @@ def _generate(tree: Tree, generator: dict[str, Any], go: bool) -> list[Params]:
         return [e for e in listing(mapping(generator["list"]).get("elements")) if isinstance(e, dict)]
     if "git" in generator:
         git = mapping(generator["git"])
+        prefix = str(git.get("pathParamPrefix") or "")
         if git.get("directories"):
-            return [_path_params(d, go) for d in _directories(tree, listing(git["directories"]))]
-        return [_file_params(tree, f, go) for entry in listing(git.get("files"))
+            return [_path_params(d, go, prefix) for d in _directories(tree, listing(git["directories"]))]
+        return [_file_params(tree, f, go, prefix) for entry in listing(git.get("files"))
                 for f in sorted(tree.paths) if _match(str(mapping(entry).get("path", "")), f)]  # fmt: skip
     if "matrix" in generator:
         children = [_generate(tree, mapping(g), go) for g in listing(mapping(generator["matrix"]).get("generators"))]
@@ -256,27 +257,25 @@ def _match(pattern: str, path: str) -> bool:
     return len(parts) == len(names) and all(fnmatch.fnmatchcase(n, p) for p, n in zip(parts, names, strict=True))
 
 
-def _path_params(folder: str, go: bool) -> Params:
+def _path_params(folder: str, go: bool, prefix: str = "", filename: str = "") -> Params:
+    """A git generator's path parameters (under `pathParamPrefix`, when it sets one)."""
     base = posixpath.basename(folder)
-    normalized = re.sub(r"[^a-zA-Z0-9-]", "-", base).lower()
-    segments = folder.split("/")
+    path: Params = {"path": folder, "basename": base, "basenameNormalized": re.sub(r"[^a-zA-Z0-9-]", "-", base).lower(),
+                    "segments": folder.split("/")}  # fmt: skip
+    if filename:
+        path |= {"filename": filename, "filenameNormalized": filename.lower()}
     if go:
-        return {"path": {"path": folder, "basename": base, "basenameNormalized": normalized, "segments": segments}}
-    return {"path": folder, "path.basename": base, "path.basenameNormalized": normalized,
-            **{f"path[{i}]": s for i, s in enumerate(segments)}}  # fmt: skip
+        return {prefix: {"path": path}} if prefix else {"path": path}
+    head = f"{prefix}.path" if prefix else "path"
+    flat = {head: folder, **{f"{head}.{k}": v for k, v in path.items() if k not in ("path", "segments")}}
+    return flat | {f"{head}[{i}]": s for i, s in enumerate(path["segments"])}
 
 
-def _file_params(tree: Tree, path: str, go: bool) -> Params:
-    docs = tree.documents.get(path)
-    if docs is None and path.endswith(".json"):
-        docs = []
+def _file_params(tree: Tree, path: str, go: bool, prefix: str) -> Params:
+    docs = tree.documents.get(path) or []
     content = docs[0] if docs and isinstance(docs[0], dict) else {}
-    params = _path_params(posixpath.dirname(path), go)
-    filename = posixpath.basename(path)
-    if go:
-        params["path"] |= {"filename": filename, "filenameNormalized": filename.lower()}
-        return {**content, **params}
-    return {**_flatten(content), **params, "path.filename": filename}
+    params = _path_params(posixpath.dirname(path), go, prefix, posixpath.basename(path))
+    return {**content, **params} if go else {**_flatten(content), **params}
 
 
 def _flatten(values: dict[str, Any], prefix: str = "") -> Params:

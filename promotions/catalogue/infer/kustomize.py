@@ -113,7 +113,9 @@ def folder_units(tree: Tree, folder: str, *, stage: str, app: str | None, source
     kustomization = tree.kustomization(folder)
     built = build(tree, folder)
     patches = patch_files(tree, folder) if kustomization else []
-    units = _release_units(tree, built, patches, stage=stage, app=app, source=source, weight=weight)
+    units = _release_units(
+        tree, built, patches, stage_folder=folder, stage=stage, app=app, source=source, weight=weight
+    )
     for name, chosen in _applications(built, app, released={u.app for u in units}).items():
         if kustomization is not None:
             where, located = _locate(tree, kustomization, patches, built, name, chosen)
@@ -121,7 +123,7 @@ def folder_units(tree: Tree, folder: str, *, stage: str, app: str | None, source
             container, repo = chosen
             where = next(f for f, _w, c, i in built.containers if c == container and image_repository(i) == repo)
             located = _image_version(name, container)
-        units.append(Unit(name, stage, (where,), located, f"{source}: {_describe(located)}", weight))
+        units.append(Unit(name, stage, (where,), located, f"{source}: {_describe(located)} in {where}", weight))
     return units
 
 
@@ -181,8 +183,8 @@ def _json_patch_sets_image(tree: Tree, patch: str, repo: str) -> bool:
     return False
 
 
-def _release_units(tree: Tree, built: Build, patches: list[str], *, stage: str, app: str | None, source: str,
-                   weight: int) -> list[Unit]:  # fmt: skip
+def _release_units(tree: Tree, built: Build, patches: list[str], *, stage_folder: str, stage: str, app: str | None,
+                   source: str, weight: int) -> list[Unit]:  # fmt: skip
     units = []
     for path, release in built.releases:
         name = str(mapping(release.get("metadata")).get("name", ""))
@@ -194,7 +196,10 @@ def _release_units(tree: Tree, built: Build, patches: list[str], *, stage: str, 
                         and release_version(obj, name) is not None), None)  # fmt: skip
         where, obj = patched or (path, release)
         located = release_version(obj, name) or version("helmrelease-chart", name=name)
-        units.append(Unit(label, stage, (where,), located, f"{source}: {_describe(located)}", weight))
+        said = f"{source}: HelmRelease {name} ({path}), {_describe(located)} in {where}"
+        if not patched and not path.startswith(f"{stage_folder}/"):
+            said += " (a shared file: a promotion to this stage changes every stage without a patch of its own)"
+        units.append(Unit(label, stage, (where,), located, said, weight))
     return units
 
 
