@@ -49,7 +49,7 @@ def _check(command: BaseCommand, preview: Preview, config: str) -> None:
     stages = [s for s in preview.inference.stages if catalog.stage(s) is None]
     apps = [a for a in preview.inference.apps if a not in listed]
     for stage in stages:
-        source = preview.inference.stage_sources.get(stage) or "folder names"
+        source = preview.inference.stage_sources.get(stage) or "folder and file names"
         command.stdout.write(f"{config}: stage {stage} is in the repository ({source}) but not in the catalogue")
     for app in apps:
         units = preview.inference.apps[app]
