@@ -16,6 +16,7 @@ import fnmatch
 import itertools
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 from promotions.catalogue.infer import kustomize
@@ -207,7 +208,10 @@ def _application_set(tree: Tree, found: Found, path: str, obj: dict[str, Any]) -
             found.note(f"{label}: {exc}")
             return
         before = len(found.units)
-        application_units(tree, found, rendered, label=f"{label}, {_describe(params)}", file=None)
+        application_units(tree, found, rendered, label=label, file=None)
+        for i, unit in enumerate(found.units[before:], before):
+            found.units[i] = replace(unit, source=unit.source.replace(label, f"{label}, "
+                                     f"{_generated_for(params, unit.stage)}", 1))  # fmt: skip
         listed += [u.stage for u in found.units[before:]]
     if ordered:
         found.listed += [s for s in dict.fromkeys(listed) if s not in found.listed]
@@ -324,10 +328,8 @@ def _lookup(expression: str, params: Params, go: bool) -> Any:
     return node
 
 
-def _describe(params: Params) -> str:
-    shown = {k: v for k, v in params.items() if isinstance(v, str | int) and not k.startswith("path")}
-    path = params.get("path")
-    if isinstance(path, dict):
-        path = path.get("path")
-    words = [f"{k}={v}" for k, v in list(shown.items())[:3]] + ([f"path={path}"] if path else [])
-    return "generated for " + ", ".join(words) if words else "generated"
+def _generated_for(params: Params, stage: str) -> str:
+    """Which generator parameter gave the stage (`env=staging`), to say where a unit came from."""
+    flat = _flatten(params)
+    key = next((k for k, v in flat.items() if v == stage and not k.startswith("path")), None)
+    return f"generated for {key}={stage}" if key else f"generated for {stage}"

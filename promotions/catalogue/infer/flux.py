@@ -31,8 +31,8 @@ def flux_stages(tree: Tree, found: Found) -> list[tuple[str, str, str]]:
         if stage is None:
             found.note(f"{label}: applies {folder or 'the root'}/, but neither its file nor its path names a stage")
             continue
-        found.stages.setdefault(stage, label)
         applied.append((folder, stage, label))
+        found.stages.setdefault(stage, f"Flux Kustomizations in {posixpath.dirname(path)}/")
     return applied
 
 
