@@ -1471,6 +1471,58 @@ def fan_out_helm_regions() -> Shape:
     )
 
 
+# == 14. Argo CD kustomize image overrides =====================================================
+
+
+def argocd_image_overrides() -> Shape:
+    """Overlays deployed by one Application per app and env; production's checkout Application pins
+    its image with `kustomize.images` (Argo CD builds that over the overlay's own `images:`), and
+    Argo CD Image Updater writes cart's staging tag back to `.argocd-source-cart-staging.yaml`."""
+    files: dict[str, str] = {
+        **kustomize_base("apps/checkout/base", "checkout", "ghcr.io/acme/checkout:2.0.0", sidecar=ENVOY),
+        **kustomize_base("apps/cart/base", "cart", "ghcr.io/acme/cart:1.0.0"),
+    }
+    overlay = {
+        "checkout": {"staging": "2.4.0", "production": "2.3.0"},
+        "cart": {"staging": "1.1.0", "production": "1.0.4"},
+    }
+    for app, tags in overlay.items():
+        for env, tag in tags.items():
+            files[f"apps/{app}/overlays/{env}/kustomization.yaml"] = kustomization(
+                "../../base", namespace=f"shop-{env}", images={f"ghcr.io/acme/{app}": tag}
+            )
+            kustomize = ""
+            if (app, env) == ("checkout", "production"):
+                kustomize = "  kustomize:\n    images:\n      - ghcr.io/acme/checkout:2.2.9  # held back: INC-2231\n"
+            files[f"argocd/{app}-{env}.yaml"] = application(
+                f"{app}-{env}",
+                project="shop",
+                source="source:\n  repoURL: https://github.com/acme/shop-gitops.git\n  targetRevision: main\n"
+                f"  path: apps/{app}/overlays/{env}\n{kustomize}",
+                namespace=f"shop-{env}",
+                cluster=env,
+            )
+    files["apps/cart/overlays/staging/.argocd-source-cart-staging.yaml"] = (
+        "kustomize:\n  images:\n  - ghcr.io/acme/cart:1.2.0-rc.1\n"
+    )
+    return Shape(
+        id="argocd-kustomize-image-overrides",
+        files=files,
+        stages=["staging", "production"],
+        upstream=chain("staging", "production"),
+        cells=cells_of(
+            {
+                "checkout": {"staging": "2.4.0", "production": "2.2.9"},
+                "cart": {"staging": "1.2.0-rc.1", "production": "1.0.4"},
+            }
+        ),
+        paths={
+            ("checkout", "production"): "argocd/checkout-production.yaml",
+            ("cart", "staging"): "apps/cart/overlays/staging/.argocd-source-cart-staging.yaml",
+        },
+    )
+
+
 SHAPES: list[Shape] = [
     overlays_per_app(),
     stage_folders_plain(),
@@ -1485,4 +1537,5 @@ SHAPES: list[Shape] = [
     argocd_remote_charts(),
     fan_out_regions(),
     fan_out_helm_regions(),
+    argocd_image_overrides(),
 ]

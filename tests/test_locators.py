@@ -242,3 +242,35 @@ def test_it_reports_an_empty_file():
 def test_it_refuses_malformed_paths(bad):
     with pytest.raises(PathSyntaxError):
         parse_path(bad)
+
+
+ARGO_OVERRIDES = """\
+    apiVersion: argoproj.io/v1alpha1
+    kind: Application
+    metadata: {name: web-staging}
+    spec:
+      sources:
+        - repoURL: https://github.com/acme/gitops.git
+          path: apps/web/overlays/staging
+          kustomize:
+            images:
+              - "ghcr.io/acme/web:1.4.2"   # held back
+              - proxy=envoyproxy/envoy:v1.30.2@sha256:0123
+    """
+
+
+def test_it_reads_and_writes_argo_cd_kustomize_image_overrides():
+    from promotions.gitops.yaml.edit import version_set
+
+    text = textwrap.dedent(ARGO_OVERRIDES).encode()
+    web = KustomizeImage(kind="kustomize-image", image="ghcr.io/acme/{app}")
+    proxy = KustomizeImage(kind="kustomize-image", image="proxy")
+    assert locate(web, ARGO_OVERRIDES) == ("1.4.2", 10, None)
+    assert locate(proxy, ARGO_OVERRIDES) == ("v1.30.2", 11, None)
+    assert locate(KustomizeImage(kind="kustomize-image", image="redis"), ARGO_OVERRIDES)[2] == (
+        "no kustomize image override for redis (found: ghcr.io/acme/web, proxy)"
+    )
+    edited = version_set(text, path="a.yaml", locator=web.bind(app="web", stage="staging"), version="1.5.0").after
+    assert edited == text.replace(b"web:1.4.2", b"web:1.5.0")  # the comment and the quotes stay
+    edited = version_set(text, path="a.yaml", locator=proxy.bind(app="web", stage="staging"), version="v1.31.0").after
+    assert edited == text.replace(b"envoy:v1.30.2@sha256:0123", b"envoy:v1.31.0")  # the old digest goes with its tag

@@ -36,7 +36,7 @@ from promotions.gitops.yaml.locators import KustomizeImageLocator, LocateError, 
 from promotions.gitops.yaml.nodes import YAMLReadError, parse_documents
 from promotions.matrix.bases import INVALID_YAML, AnyLocator, BaseFollower, Result, Source, missing
 
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8  # 8: kustomize-image also reads Argo CD kustomize image overrides
 BATCH = 512  # history entries evaluated per cat-file round
 
 

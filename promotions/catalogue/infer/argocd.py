@@ -25,6 +25,8 @@ from promotions.catalogue.infer.evidence import (
     OPERATOR,
     Found,
     Unit,
+    image_name,
+    image_repository,
     listing,
     mapping,
     version,
@@ -80,15 +82,46 @@ def _source_units(tree: Tree, found: Found, source: dict[str, Any], refs: dict[s
         return
     app = _app(folder, name, stage, source)
     found.stages.setdefault(stage, label)
+    if _override_unit(tree, found, source, folder, app=app, name=name, stage=stage, label=label, file=file, at=at):
+        return
     if source.get("chart") and not folder:
         _chart_units(tree, found, source, layers, app=app, stage=stage, label=label, file=file, at=at)
     elif folder is not None and folder in tree.dirs:
         _folder_units(tree, found, folder, layers, helm, app=app, stage=stage, label=label, file=file, at=at)
     elif folder is not None:
         found.note(f"{label}: its path {folder}/ is not in this repository (another repository's?)")
-    if mapping(source.get("kustomize")).get("images"):
-        found.note(f"{label}: sets the image in spec.source.kustomize.images; the portal reads versions from the "
-                   "stage's files: move the tag into the overlay's kustomization.yaml `images:`")  # fmt: skip
+
+
+def _override_unit(tree: Tree, found: Found, source: dict[str, Any], folder: str | None, *, app: str, name: str,
+                   stage: str, label: str, file: str | None, at: str) -> bool:  # fmt: skip
+    """A kustomize image override, which wins over the overlay's own `images:` when Argo CD builds it:
+    in the Application (`kustomize.images`) or in the `.argocd-source-<name>.yaml` parameter file
+    beside the overlay (where Argo CD Image Updater writes back)."""
+    params = posixpath.join(folder, f".argocd-source-{name}.yaml") if folder else None
+    candidates = [(file, listing(mapping(source.get("kustomize")).get("images")), f"{at}.kustomize.images")]
+    if params in tree.paths:
+        objs = tree.objects(params)
+        candidates.append((params, listing(mapping(mapping(objs[0]).get("kustomize")).get("images")) if objs else [],
+                           "kustomize.images"))  # fmt: skip
+    for holder, images, key in reversed(candidates):
+        names = [_override_name(str(entry)) for entry in images if entry]
+        chosen = [n for n in names if image_name(n) == app] or (names if len(names) == 1 else [])
+        if not names:
+            continue
+        if holder is None or not chosen:
+            found.note(f"{label}: a kustomize image override ({', '.join(names)}) in {key} that inference cannot "
+                       "tie to a file or to the application; say which image is its version")  # fmt: skip
+            return True
+        found.add(Unit(app, stage, (holder,), version("kustomize-image", image=chosen[0]),
+                       f"{label}: kustomize image override of {chosen[0]} in {holder} ({key})", EXPLICIT))  # fmt: skip
+        return True
+    return False
+
+
+def _override_name(value: str) -> str:
+    """The image an override (`[name=]new-name[:tag][@digest]`) replaces."""
+    old, sep, _new = value.partition("=")
+    return old if sep else image_repository(value)
 
 
 def _value_files(tree: Tree, folder: str | None, helm: dict[str, Any], refs: dict[str, str]) -> tuple[str, ...]:

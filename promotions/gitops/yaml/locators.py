@@ -124,6 +124,9 @@ class KustomizeImageLocator:
     def locate(self, docs: list[Node]) -> Found:
         images = next((n for d in docs if isinstance(n := get(d, "images"), SequenceNode)), None)
         if images is None:
+            overrides = [item for d in docs for item in _argocd_images(d)]
+            if overrides:
+                return self._override(overrides)
             raise LocateError(f"expected {self.describe()}, but the file has no 'images' list")
         entry = self._entry(images)
         tag = get(entry, "newTag")
@@ -153,6 +156,48 @@ class KustomizeImageLocator:
     @staticmethod
     def _name(entry: Node) -> str:
         return scalar(get(entry, "name")) or "?"
+
+    def _override(self, entries: list[ScalarNode]) -> Found:
+        """An Argo CD kustomize image override (`[name=]new-name[:tag][@digest]`, a string)."""
+        parsed = [(node, *_override_parts(node.value)) for node in entries]
+        names = [name for _node, name, _prefix, _ref in parsed]
+        if self.image is None and len(parsed) > 1:
+            raise LocateError(f"{len(parsed)} kustomize image overrides ({', '.join(names)}); set version.image to "
+                              "choose one", line_of(entries[0]))  # fmt: skip
+        for node, name, prefix, ref in parsed:
+            if self.image is None or name == self.image:
+                if ref.tag is None and ref.digest is None:
+                    raise LocateError(f"the kustomize image override {node.value} sets no tag", line_of(node))
+                return Found(ref.version, line_of(node), node, _tagged(prefix))
+        raise LocateError(f"no kustomize image override for {self.image} (found: {', '.join(names)})",
+                          line_of(entries[0]))  # fmt: skip
+
+
+def _argocd_images(doc: Node) -> list[ScalarNode]:
+    """The `kustomize.images` strings of an Argo CD Application (`spec.source`, each of
+    `spec.sources`) or of an `.argocd-source-<app>.yaml` parameter file (top-level `kustomize`)."""
+    sources = [doc, get_path(doc, "spec", "source")]
+    listed = get_path(doc, "spec", "sources")
+    if isinstance(listed, SequenceNode):
+        sources += listed.value
+    found = []
+    for source in sources:
+        images = get_path(source, "kustomize", "images") if source is not None else None
+        if isinstance(images, SequenceNode):
+            found += [item for item in images.value if isinstance(item, ScalarNode) and item.value]
+    return found
+
+
+def _tagged(prefix: str) -> Callable[[str], str]:
+    return lambda version: f"{prefix}:{version}"
+
+
+def _override_parts(value: str) -> tuple[str, str, ImageRef]:
+    """`old=new:tag` → ("old", "old=new", ref of new:tag); `name:tag` → ("name", "name", ref)."""
+    old, sep, new = value.partition("=")
+    ref = parse_image(new if sep else value)
+    name = old if sep else ref.repository
+    return name, f"{old}={ref.repository}" if sep else ref.repository, ref
 
 
 KUSTOMIZE_REFERENCES = ("resources", "bases", "components")
