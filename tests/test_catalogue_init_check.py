@@ -108,3 +108,32 @@ def test_names_from_the_repository_never_become_catalogue_structure(repo: RepoBu
     assert [line for line in text.splitlines() if "injected" in line.split("#", 1)[0]] == []  # comments only
     assert "'cache\\n    - name: injected' in 'dev' is not usable as a name; left out" in text
     assert "apps/cart/overlays/prod/broken.yaml:2: not valid YAML" in text
+
+
+KARGO_STAGE = """\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: NAME, namespace: shop}
+spec:
+  requestedFreight:
+    - origin: {kind: Warehouse, name: shop}
+      sources: SOURCES
+"""
+
+
+def test_kargo_stages_give_the_graph_the_names_alone_would_not(repo: RepoBuilder, tmp_path: Path) -> None:
+    """perf and qa both test what dev has, and prod takes from both: ranks alone would chain them."""
+    stages = {"dev": "{direct: true}", "qa": "{stages: [dev]}", "perf": "{stages: [dev]}",
+              "prod": "{stages: [qa, perf]}"}  # fmt: skip
+    files = overlays(("cart",), tuple(stages))
+    files["kargo/stages.yaml"] = "---\n".join(
+        KARGO_STAGE.replace("NAME", name).replace("SOURCES", sources) for name, sources in stages.items()
+    )
+    repo.commit(files, "a Kargo project", author=BOB, date=at(0))
+    config = tmp_path / "catalogue.yaml"
+    call_command("catalogue", "init", repo.url, "--out", str(config), stdout=io.StringIO())
+    catalog = catalog_load(config)
+    assert {stage: catalog.upstreams(stage) for stage in catalog.stage_names} == {
+        "dev": [], "qa": ["dev"], "perf": ["dev"], "prod": ["qa", "perf"],
+    }  # fmt: skip
+    assert "  - name: prod  # Kargo Stage prod (kargo/stages.yaml)" in config.read_text()

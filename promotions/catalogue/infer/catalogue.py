@@ -59,14 +59,31 @@ def inference_build(found: Found) -> Inference:
     for stage, source in found.stages.items():
         if stage not in names:
             unresolved.append(f"stage {stage} ({source}): no application's version found in it; left out")
-    stages = order(names, found.listed)
-    listed = [s for s in found.listed if s in names]
-    ordered_by = "the order of an ApplicationSet list generator" if listed else "the usual order of stage names"
+    graph = {s: [u for u in ups if u in names] for s, ups in found.graph.items() if s in names}
+    stages = _after_upstreams(order(names, found.listed), graph)
+    edges = upstreams(stages) | graph
+    if graph:
+        ordered_by = "the graph of the Kargo Stages' requested freight"
+    elif any(s in names for s in found.listed):
+        ordered_by = "the order of an ApplicationSet list generator"
+    else:
+        ordered_by = "the usual order of stage names"
     apps: dict[str, dict[str, Unit]] = {}
     for (app, stage), unit in sorted(chosen.items()):
         apps.setdefault(app, {})[stage] = unit
-    return Inference(stages, upstreams(stages), {s: found.stages.get(s, "") for s in stages}, ordered_by, apps,
+    return Inference(stages, edges, {s: found.stages.get(s, "") for s in stages}, ordered_by, apps,
                      list(dict.fromkeys(unresolved)))  # fmt: skip
+
+
+def _after_upstreams(stages: list[str], graph: dict[str, list[str]]) -> list[str]:
+    """`stages` reordered so each comes after the upstreams the graph states (ties keep their order)."""
+    done: list[str] = []
+    left = list(stages)
+    while left:
+        ready = next((s for s in left if all(u in done or u not in left for u in graph.get(s, []))), left[0])
+        done.append(ready)
+        left.remove(ready)
+    return done
 
 
 def _strength(unit: Unit) -> tuple[int, int]:
@@ -124,7 +141,8 @@ def catalogue_text(inference: Inference, *, url: str, branch: str, name: str, co
         f"    branch: {_q(branch)}",
         *_provider(url),
         "stages:",
-        f"  # in {inference.ordered_by}; stages of the same rank take releases from the same stages",
+        f"  # in {inference.ordered_by}"
+        + ("" if "graph" in inference.ordered_by else "; stages of the same rank take releases from the same stages"),
     ]
     for i, stage in enumerate(inference.stages):
         source = inference.stage_sources.get(stage) or "folder and file names"

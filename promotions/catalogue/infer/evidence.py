@@ -37,6 +37,7 @@ class Found:
     units: list[Unit] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)  # stage -> where the repository names it
     listed: list[str] = field(default_factory=list)  # stage order a generator gives
+    graph: dict[str, list[str]] = field(default_factory=dict)  # stage -> upstreams, where stated (Kargo)
     unresolved: list[str] = field(default_factory=list)
     roots: dict[str, str] = field(default_factory=dict)  # folder -> stage an operator applies it for
 

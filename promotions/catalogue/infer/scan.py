@@ -8,12 +8,14 @@ from promotions.catalogue.infer.argocd import argocd_units
 from promotions.catalogue.infer.evidence import FOLDER, Found, where
 from promotions.catalogue.infer.flux import flux_stages, flux_units
 from promotions.catalogue.infer.helm import values_units
+from promotions.catalogue.infer.kargo import kargo_graph
 from promotions.catalogue.infer.tree import Tree
 
 
 def tree_scan(tree: Tree) -> Found:
     """Everything inference finds in `tree`."""
     found = Found()
+    kargo_graph(tree, found)
     applied = flux_stages(tree, found)  # stage names first: they help read the rest
     argocd_units(tree, found)
     flux_units(tree, found, applied)
