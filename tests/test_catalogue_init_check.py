@@ -137,3 +137,23 @@ def test_kargo_stages_give_the_graph_the_names_alone_would_not(repo: RepoBuilder
         "dev": [], "qa": ["dev"], "perf": ["dev"], "prod": ["qa", "perf"],
     }  # fmt: skip
     assert "  - name: prod  # Kargo Stage prod (kargo/stages.yaml)" in config.read_text()
+
+
+def test_what_it_cannot_tell_it_says_rather_than_guesses(repo: RepoBuilder, tmp_path: Path) -> None:
+    files = overlays(("cart",), ("dev", "prod"))
+    files["apps/cart/overlays/eu-central/kustomization.yaml"] = kustomization("ghcr.io/acme/cart", "1.9.0")
+    two = BASE.replace("APP", "api") + "        - {name: worker, image: ghcr.io/acme/jobs:4.0.0}\n"
+    files["dev/billing/deployment.yaml"] = two.replace("name: api}", "name: billing}").replace(
+        "{name: api,", "{name: http,"
+    )
+    repo.commit(files, "an odd stage and an ambiguous folder", author=BOB, date=at(0))
+    config = tmp_path / "catalogue.yaml"
+    call_command("catalogue", "init", repo.url, "--out", str(config), stdout=io.StringIO())
+    text = config.read_text()
+    assert "  - name: eu-central  # folder and file names; not a usual stage name, so its place in the order is a " \
+           "guess: move it where it belongs" in text  # fmt: skip
+    assert (
+        "# - dev/billing/: no container named billing or running an image named billing (found http "
+        "(ghcr.io/acme/api:1.0.0), worker (ghcr.io/acme/jobs:4.0.0)); name it: version: {kind: image, container: …}"
+    ) in text
+    assert [a.name for a in catalog_load(config).applications.items] == ["cart"]

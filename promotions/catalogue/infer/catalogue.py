@@ -32,6 +32,7 @@ class Inference:
     upstream: dict[str, list[str]]
     stage_sources: dict[str, str]
     ordered_by: str
+    listed: list[str]  # the stages whose order a generator gave
     apps: dict[str, dict[str, Unit]]
     unresolved: list[str] = field(default_factory=list)
 
@@ -55,6 +56,7 @@ def inference_build(found: Found) -> Inference:
         key = (unit.app, unit.stage)
         if key not in chosen or _strength(unit) > _strength(chosen[key]):
             chosen[key] = unit
+    unresolved += [why for app, stage, why in found.misses if (app, stage) not in chosen]
     names = {stage for _app, stage in chosen}
     for stage, source in found.stages.items():
         if stage not in names:
@@ -71,8 +73,8 @@ def inference_build(found: Found) -> Inference:
     apps: dict[str, dict[str, Unit]] = {}
     for (app, stage), unit in sorted(chosen.items()):
         apps.setdefault(app, {})[stage] = unit
-    return Inference(stages, edges, {s: found.stages.get(s, "") for s in stages}, ordered_by, apps,
-                     list(dict.fromkeys(unresolved)))  # fmt: skip
+    return Inference(stages, edges, {s: found.stages.get(s, "") for s in stages}, ordered_by,
+                     [s for s in found.listed if s in names], apps, list(dict.fromkeys(unresolved)))  # fmt: skip
 
 
 def _after_upstreams(stages: list[str], graph: dict[str, list[str]]) -> list[str]:
@@ -146,6 +148,8 @@ def catalogue_text(inference: Inference, *, url: str, branch: str, name: str, co
     ]
     for i, stage in enumerate(inference.stages):
         source = inference.stage_sources.get(stage) or "folder and file names"
+        if rank(stage) is None and "graph" not in inference.ordered_by and stage not in inference.listed:
+            source += "; not a usual stage name, so its place in the order is a guess: move it where it belongs"
         lines.append(f"  - name: {_q(stage)}  # {_comment(source)}")
         ups = inference.upstream[stage]
         if ups != ([inference.stages[i - 1]] if i else []):

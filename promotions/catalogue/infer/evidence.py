@@ -38,6 +38,7 @@ class Found:
     stages: dict[str, str] = field(default_factory=dict)  # stage -> where the repository names it
     listed: list[str] = field(default_factory=list)  # stage order a generator gives
     graph: dict[str, list[str]] = field(default_factory=dict)  # stage -> upstreams, where stated (Kargo)
+    misses: list[tuple[str, str, str]] = field(default_factory=list)  # (app, stage, why) unless found elsewhere
     unresolved: list[str] = field(default_factory=list)
     roots: dict[str, str] = field(default_factory=dict)  # folder -> stage an operator applies it for
 

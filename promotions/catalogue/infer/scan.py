@@ -38,8 +38,20 @@ def _folder_units(tree: Tree, found: Found) -> None:
         if kustomization is not None:
             roots.append(folder)
         label = f"stage folder {folder}/"
-        for unit in kustomize.folder_units(tree, folder, stage=stage, app=app, source=label, weight=FOLDER):
+        units = kustomize.folder_units(tree, folder, stage=stage, app=app, source=label, weight=FOLDER)
+        for unit in units:
             found.add(unit)
+        if app is not None and not units:
+            _miss(tree, found, folder, app, stage)
+
+
+def _miss(tree: Tree, found: Found, folder: str, app: str, stage: str) -> None:
+    """A stage folder of `app` whose workloads do not say which container is the application's."""
+    containers = sorted({f"{c} ({i})" for _f, _w, c, i in kustomize.build(tree, folder).containers})
+    if containers:
+        why = (f"{folder}/: no container named {app} or running an image named {app} (found {', '.join(containers)}); "
+               "name it: version: {kind: image, container: …}")  # fmt: skip
+        found.misses.append((app, stage, why))
 
 
 def _inside(folder: str, root: str) -> bool:
