@@ -169,8 +169,13 @@ def test_discovery_without_a_stage_placeholder_finds_apps_for_every_stage():
         ),
         (
             ("provider: local", "provider: gitlab"),
+            2,
+            "repositories[0]: provider 'gitlab' needs a 'gitlab' block with at least 'project: group/name'",
+        ),
+        (
+            ("provider: local", "provider: bitbucket"),
             5,
-            "repositories[0].provider: Input should be 'local' or 'github'",
+            "repositories[0].provider: Input should be 'local', 'github', 'gitlab' or 'gitea'",
         ),
         (
             ('path: "{stage}/{app}/kustomization.yaml"', 'path: "../{stage}/{app}/kustomization.yaml"'),

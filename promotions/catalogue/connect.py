@@ -15,23 +15,31 @@ from promotions.hosting.local import LocalProvider
 
 
 def provider_for(repo: RepositoryConfig, *, git: GitRepository, portal_url: str) -> ScmProvider:
-    """The provider a repository's catalogue entry asks for."""
-    if repo.provider == "github":
-        from promotions.hosting.github import GitHubProvider
+    """The provider a repository's catalogue entry asks for (each host's client imported only when used)."""
+    if repo.provider == "local":
+        return LocalProvider(git=git, portal_url=portal_url)
+    token = os.environ.get(repo.token_env, "")
+    if not token:
+        raise PermanentError(
+            f"repository {repo.name!r}: {repo.token_env} is not set; the {repo.provider} provider needs a token"
+        )
+    if repo.gitlab is not None and repo.provider == "gitlab":
+        from promotions.hosting.gitlab import GitLabProvider
 
-        assert repo.github is not None
-        token = os.environ.get(repo.github.token_env, "")
-        if not token:
-            raise PermanentError(
-                f"repository {repo.name!r}: {repo.github.token_env} is not set; the github provider needs a token"
-            )
-        return GitHubProvider(repo=repo.github.repo, api_url=repo.github.api_url, token=token)
-    return LocalProvider(git=git, portal_url=portal_url)
+        return GitLabProvider(project=repo.gitlab.project, api_url=repo.gitlab.server, token=token)
+    if repo.gitea is not None and repo.provider == "gitea":
+        from promotions.hosting.gitea import GiteaProvider
+
+        return GiteaProvider(repo=repo.gitea.repo, api_url=repo.gitea.api, token=token)
+    from promotions.hosting.github import GitHubProvider
+
+    assert repo.github is not None
+    return GitHubProvider(repo=repo.github.repo, api_url=repo.github.api_url, token=token)
 
 
 def git_repository(repo: RepositoryConfig, *, data_dir: Path | None = None) -> GitRepository:
     """The local clone of a configured repository (created on first sync)."""
-    token_env = repo.github.token_env if repo.github else ""
+    token_env = repo.token_env
     return repository_for(
         name=repo.name,
         url=repo.url,

@@ -30,7 +30,7 @@ from promotions.cluster.labels import (
 from promotions.cluster.target import LiveTarget, OperatorRef
 from promotions.errors import ConfigError
 from promotions.gitops.yaml.locators import Locator
-from promotions.hosting.links import HostLinks, github_links
+from promotions.hosting.links import HostLinks, gitea_links, github_links, gitlab_links
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,15 @@ class Catalog:
         """Links to the repository's commits, branches and pull requests on its host (None for a
         host without pages, or a repository the catalogue no longer lists)."""
         repo = next((r for r in self.repositories if r.name == repository), None)
-        if repo is None or repo.provider != "github" or repo.github is None:
+        if repo is None:
             return None
-        return github_links(repo=repo.github.repo, api_url=repo.github.api_url)
+        if repo.provider == "gitlab" and repo.gitlab is not None:
+            return gitlab_links(project=repo.gitlab.project, server=repo.gitlab.server)
+        if repo.provider == "gitea" and repo.gitea is not None:
+            return gitea_links(repo=repo.gitea.repo, api_url=repo.gitea.api)
+        if repo.provider == "github" and repo.github is not None:
+            return github_links(repo=repo.github.repo, api_url=repo.github.api_url)
+        return None
 
     def stage(self, name: str) -> StageConfig | None:
         return next((s for s in self.stages if s.name == name), None)

@@ -55,22 +55,73 @@ class GitHubSettings(Model):
     token_env: str = "GITHUB_TOKEN"
 
 
+class GitLabSettings(Model):
+    """A GitLab project (gitlab.com or self-managed): `api_url` is the server (…/api/v4 is accepted too)."""
+
+    project: Annotated[str, StringConstraints(pattern=r"^[^/\s]+(/[^/\s]+)+$")]
+    api_url: Annotated[str, StringConstraints(pattern=r"^https?://")] = "https://gitlab.com"
+    token_env: str = "GITLAB_TOKEN"
+
+    @property
+    def server(self) -> str:
+        return self.api_url.rstrip("/").removesuffix("/api/v4")
+
+
+class GiteaSettings(Model):
+    """A Gitea or Forgejo repository: `api_url` is the server or its …/api/v1."""
+
+    repo: Annotated[str, StringConstraints(pattern=r"^[^/\s]+/[^/\s]+$")]
+    api_url: Annotated[str, StringConstraints(pattern=r"^https?://")]
+    token_env: str = "GITEA_TOKEN"
+
+    @property
+    def api(self) -> str:
+        url = self.api_url.rstrip("/")
+        return url if url.endswith("/api/v1") else f"{url}/api/v1"
+
+
+HOSTED = ("github", "gitlab", "gitea")
+WEBHOOK_SECRET_ENV = {"github": "GITHUB_WEBHOOK_SECRET", "gitlab": "GITLAB_WEBHOOK_SECRET",
+                      "gitea": "GITEA_WEBHOOK_SECRET"}  # fmt: skip
+
+
 class RepositoryConfig(Model):
     name: Name
     url: Annotated[str, StringConstraints(min_length=1)]
     branch: Annotated[str, StringConstraints(min_length=1)] = "main"
-    provider: Literal["local", "github"] = "local"
+    provider: Literal["local", "github", "gitlab", "gitea"] = "local"
     github: GitHubSettings | None = None
-    webhook_secret_env: str = "GITHUB_WEBHOOK_SECRET"
+    gitlab: GitLabSettings | None = None
+    gitea: GiteaSettings | None = None
+    # The environment variable holding the webhook secret (default per provider: GITHUB_, GITLAB_,
+    # GITEA_WEBHOOK_SECRET); the secret itself never sits in the catalogue.
+    webhook_secret_env: str = ""
     # Delete a promotion's branch (gitops-portal/promotion-<id>) once it is merged, superseded,
     # cancelled or rejected; false keeps every branch.
     delete_branches: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_env(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("webhook_secret_env"):
+            provider = data.get("provider") or "local"
+            return {**data, "webhook_secret_env": WEBHOOK_SECRET_ENV.get(str(provider), "GITHUB_WEBHOOK_SECRET")}
+        return data
+
     @model_validator(mode="after")
-    def _github_needs_settings(self) -> RepositoryConfig:
-        if self.provider == "github" and self.github is None:
-            raise ValueError("provider 'github' needs a 'github' block with at least 'repo: owner/name'")
+    def _host_needs_settings(self) -> RepositoryConfig:
+        needs = {"github": "'repo: owner/name'", "gitlab": "'project: group/name'",
+                 "gitea": "'repo: owner/name' and 'api_url'"}  # fmt: skip
+        if self.provider in needs and getattr(self, self.provider) is None:
+            raise ValueError(f"provider '{self.provider}' needs a '{self.provider}' block with at least "
+                             f"{needs[self.provider]}")  # fmt: skip
         return self
+
+    @property
+    def token_env(self) -> str:
+        """The environment variable with the host's API token ('' for local)."""
+        settings = getattr(self, self.provider, None) if self.provider in HOSTED else None
+        return settings.token_env if settings is not None else ""
 
 
 class ClusterConfig(Model):
