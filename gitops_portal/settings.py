@@ -40,6 +40,9 @@ GITOPS_PORTAL_CONFIG = env_path("GITOPS_PORTAL_CONFIG", DATA_DIR / "demo" / "git
 GITOPS_PORTAL_GIT_REFRESH_SECONDS = env_int("GITOPS_PORTAL_GIT_REFRESH_SECONDS", 60)
 # Upper bound for one network Git operation (clone, fetch).
 GITOPS_PORTAL_GIT_TIMEOUT = env_int("GITOPS_PORTAL_GIT_TIMEOUT", 120, minimum=1)
+# "Add a repository" (admins) takes https:// and ssh URLs only; on, also file:// (local bare
+# repositories: tests, demos). Off in production: a file:// URL reads the portal host's own disk.
+GITOPS_PORTAL_INIT_FILE_URLS = env_bool("GITOPS_PORTAL_INIT_FILE_URLS", False)
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 # Chatops: Slack's signing secret for slash commands; Mattermost's slash command token.
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")

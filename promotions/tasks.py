@@ -8,6 +8,7 @@ from gitops_portal.celery import app
 from promotions.audit.anchor import audit_anchor_write
 from promotions.catalogue.loader import catalog_get
 from promotions.errors import TransientError
+from promotions.matrix.drafts import catalogue_draft_build
 from promotions.matrix.refresh import matrix_refresh
 from promotions.notifications.deliver import notification_deliver
 from promotions.tracking.events import webhook_process
@@ -66,3 +67,9 @@ def audit_anchor_task(self) -> None:  # type: ignore[no-untyped-def]
         audit_anchor_write(catalog=catalog_get(settings.GITOPS_PORTAL_CONFIG))
     except TransientError as exc:
         raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from None
+
+
+@app.task(acks_late=True, ignore_result=True)
+def catalogue_draft_task(draft_id: int) -> None:
+    """Infer and read the catalogue of an "Add a repository" draft (once: the draft is claimed)."""
+    catalogue_draft_build(draft_id=draft_id)

@@ -2,6 +2,7 @@
 these tables hold the last read of them so pages never wait on Git. One module per concept."""
 
 from promotions.models.audit import AuditEvent, AuditQuerySet
+from promotions.models.draft import CatalogueDraft
 from promotions.models.hooks import WebhookDelivery
 from promotions.models.live import LiveState, SourceStatus
 from promotions.models.notification import NotificationDelivery
@@ -15,6 +16,7 @@ __all__ = [
     "Approval",
     "AuditEvent",
     "AuditQuerySet",
+    "CatalogueDraft",
     "LiveState",
     "NotificationDelivery",
     "Pin",

@@ -4,7 +4,17 @@ from django.conf import settings
 from django.urls import path
 from django.views.generic.base import RedirectView
 
-from promotions.web.views import applications, audit, health, matrix, metrics, notifications, promotions, tokens
+from promotions.web.views import (
+    applications,
+    audit,
+    drafts,
+    health,
+    matrix,
+    metrics,
+    notifications,
+    promotions,
+    tokens,
+)
 from promotions.web.views.insights import insights_page
 
 urlpatterns = [
@@ -21,6 +31,13 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit"),
     path("insights/", insights_page, name="insights"),
     path("notifications/", notifications.notification_log, name="notifications"),
+    path("repositories/new/", drafts.repository_new, name="repository-new"),
+    path("repositories/drafts/<int:draft_id>/", drafts.catalogue_draft, name="catalogue-draft"),
+    path(
+        "repositories/drafts/<int:draft_id>/catalogue.yaml",
+        drafts.catalogue_draft_download,
+        name="catalogue-draft-download",
+    ),
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("promote/", promotions.promote, name="promote"),

@@ -52,7 +52,8 @@ def _matrix_response(
                "refreshing": refresh_progress(catalog=catalog, since=since) if since is not None else None,
                "reading_clusters": reading_clusters, "problem": problem, "version": version,
                "pager": _pager(query, behind, board), "rows": matrix_rows(board.rows, requestable),
-               "catalogue_problems": _catalogue_problems(board) if actor.admin else []}  # fmt: skip
+               "catalogue_problems": _catalogue_problems(board) if actor.admin else [],
+               "is_admin": actor.admin}  # fmt: skip
     partial = htmx_partial(request)
     template = "promotions/partials/matrix.html" if partial else "promotions/dashboard.html"
     return render(request, template, context)
