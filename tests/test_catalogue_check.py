@@ -218,7 +218,7 @@ def test_an_unreadable_repository_exits_2_naming_it(write_catalog, tmp_path):
 def test_it_needs_a_subcommand():
     from django.core.management import CommandError
 
-    with pytest.raises(CommandError, match=r"the following arguments are required: \{check\}"):
+    with pytest.raises(CommandError, match=r"the following arguments are required: \{check,init\}"):
         call_command("catalogue")
 
 
