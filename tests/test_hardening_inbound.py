@@ -10,8 +10,8 @@ from django.test import Client
 
 from promotions.inbound.signatures import github_signature, slack_signature
 from promotions.models import Promotion, WebhookDelivery
-from tests.test_hooks import SECRET, SLACK, command, hooked, slack  # noqa: F401 - fixtures
-from tests.test_promotions_github import TOKENS, gh, github_pipeline  # noqa: F401 - fixtures
+from tests.github_pipeline import SECRET, TOKENS, gh, github_pipeline, hooked  # noqa: F401 - fixtures  # noqa: F401 - fixtures
+from tests.test_hooks import SLACK, command, slack  # noqa: F401 - fixtures
 
 
 def post(client: Client, body: bytes, *, secret: str | None = SECRET, event: str = "push", delivery: str = "d-1"):

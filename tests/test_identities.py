@@ -16,8 +16,8 @@ from promotions.reviews.approvals import approval_submit
 from promotions.reviews.policy import approval_status
 from promotions.tracking.sweeper import promotions_sweep
 from tests.builders import acting
-from tests.test_hooks import SLACK, command, hooked, send, slack  # noqa: F401 - fixtures
-from tests.test_promotions_github import TOKENS, gh, github_pipeline, promote, run  # noqa: F401 - fixtures
+from tests.github_pipeline import TOKENS, gh, github_pipeline, hooked, promote, run, send  # noqa: F401 - fixtures  # noqa: F401 - fixtures
+from tests.test_hooks import SLACK, command, slack  # noqa: F401 - fixtures
 
 State = Promotion.State
 

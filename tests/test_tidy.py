@@ -18,7 +18,7 @@ from promotions.tracking.sweeper import promotions_sweep
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.request import promotion_cancel, promotion_request
 from tests.builders import acting, kustomization
-from tests.test_promotions_github import gh, github_pipeline  # noqa: F401 - fixtures
+from tests.github_pipeline import gh, github_pipeline  # noqa: F401 - fixtures
 
 State = Promotion.State
 COMMIT_MODE = "{name: production, promotion: {mode: commit}}"

@@ -9,7 +9,7 @@ from promotions.models import Pin, Promotion
 from promotions.tracking.sweeper import promotions_sweep
 from promotions.workflow.execute import promotion_execute
 from promotions.workflow.rollback import promotion_rollback
-from tests.test_promotions_github import TOKENS, gh, github_pipeline, promote  # noqa: F401 - fixtures
+from tests.github_pipeline import TOKENS, gh, github_pipeline, promote  # noqa: F401 - fixtures
 
 State = Promotion.State
 

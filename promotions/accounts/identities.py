@@ -17,7 +17,9 @@ from promotions.errors import PermanentError
 from promotions.models import Approval, AuditEvent, Profile
 
 # system -> Profile field
-LINK_FIELDS = {"github": "github_login", "slack": "chat_user_id", "mattermost": "mattermost_user_id"}
+LINK_FIELDS = {**Profile.HOST_FIELDS, "slack": "chat_user_id", "mattermost": "mattermost_user_id"}
+HOST_SYSTEMS = tuple(Profile.HOST_FIELDS)  # logins there ignore case
+HOST_TITLES = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ def identity_link(*, user: User, system: str, identity: str, actor: str) -> None
     identity = identity.strip()
     if not identity:
         raise PermanentError(f"give the {system} identity to link")
-    lookup = {f"{field}__iexact" if system == "github" else field: identity}
+    lookup = {f"{field}__iexact" if system in HOST_SYSTEMS else field: identity}
     taken = Profile.objects.filter(**lookup).exclude(user=user).select_related("user").first()
     if taken is not None:
         raise PermanentError(f"{system} {identity} is already linked to {taken.user.get_username()}; unlink it first")
@@ -69,8 +71,9 @@ def identity_proposals() -> list[Proposal]:
     admin to confirm one by one (the old same-name rule, made explicit)."""
     users = {u.username.lower(): u for u in User.objects.filter(is_active=True).select_related("profile")}
     found: dict[tuple[str, str, str], Proposal] = {}
-    for login in Approval.objects.filter(source="github", user__isnull=True).values_list("reviewer", flat=True):
-        _propose(found, users, login, "github", login, "GitHub review")
+    unlinked = Approval.objects.filter(source__in=HOST_SYSTEMS, user__isnull=True).values_list("source", "reviewer")
+    for host, login in unlinked:
+        _propose(found, users, login, host, login, f"{HOST_TITLES[host]} review")
     for event in AuditEvent.objects.filter(action="chatops.unlinked").only("targets", "at"):
         targets = event.targets or {}
         system, user_id = str(targets.get("system", "")), str(targets.get("user_id", ""))
@@ -83,11 +86,11 @@ def identity_proposals() -> list[Proposal]:
 def _propose(found: dict[tuple[str, str, str], Proposal], users: dict[str, User], name: str, system: str,
              identity: str, seen: str) -> None:  # fmt: skip
     user = users.get(name.lower())
-    if user is None or (system == "github" and Profile.objects.filter(github_login__iexact=identity).exists()):
+    field = LINK_FIELDS[system]
+    caseless = f"{field}__iexact" if system in HOST_SYSTEMS else field
+    if user is None or Profile.objects.filter(**{caseless: identity}).exists():
         return
     profile = getattr(user, "profile", None)
     if profile is not None and getattr(profile, LINK_FIELDS[system]):
         return  # this user already has a link on that system: nothing to propose
-    if system != "github" and Profile.objects.filter(**{LINK_FIELDS[system]: identity}).exists():
-        return
     found.setdefault((user.username, system, identity), Proposal(user.username, system, identity, seen))

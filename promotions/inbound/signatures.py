@@ -15,6 +15,17 @@ def github_valid(secret: str, body: bytes, header: str) -> bool:
     return bool(header) and hmac.compare_digest(github_signature(secret, body), header)
 
 
+def gitea_valid(secret: str, body: bytes, header: str) -> bool:
+    """`X-Gitea-Signature` / `X-Forgejo-Signature`: the hex HMAC-SHA256 of the body, no prefix."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return bool(header) and hmac.compare_digest(expected, header.strip().lower())
+
+
+def token_valid(secret: str, header: str) -> bool:
+    """`X-Gitlab-Token`: GitLab sends the shared secret itself; compared in constant time."""
+    return bool(header) and hmac.compare_digest(secret.encode(), header.encode())
+
+
 def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
     """The `X-Slack-Signature` value Slack sends: v0=HMAC(secret, "v0:{timestamp}:{body}")."""
     base = b"v0:" + timestamp.encode() + b":" + body

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import re
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +15,13 @@ from django.views.decorators.http import require_POST
 
 from promotions.inbound.chatops import slash_command
 from promotions.inbound.signatures import slack_valid
-from promotions.inbound.webhooks import WebhookRefused, delivery_first_time, webhook_receive
+from promotions.inbound.webhooks import (
+    WebhookRefused,
+    delivery_first_time,
+    gitea_receive,
+    gitlab_receive,
+    webhook_receive,
+)
 
 
 @csrf_exempt
@@ -27,6 +34,35 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
             event=request.headers.get("X-GitHub-Event", ""), delivery_id=request.headers.get("X-GitHub-Delivery", ""),
             signature=request.headers.get("X-Hub-Signature-256", ""), body=request.body,
         )  # fmt: skip
+    except WebhookRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    return JsonResponse({"status": outcome}, status=202 if outcome == "accepted" else 200)
+
+
+@csrf_exempt
+@require_POST
+def gitlab_webhook(request: HttpRequest) -> HttpResponse:
+    """GitLab's webhooks, the same way: the secret token is checked first, the work is a task."""
+    return _answer(lambda: gitlab_receive(
+        event=request.headers.get("X-Gitlab-Event", ""), delivery_id=request.headers.get("X-Gitlab-Event-UUID", ""),
+        token=request.headers.get("X-Gitlab-Token", ""), body=request.body))  # fmt: skip
+
+
+@csrf_exempt
+@require_POST
+def gitea_webhook(request: HttpRequest) -> HttpResponse:
+    """Gitea's and Forgejo's webhooks (Forgejo sends both header families; either is enough)."""
+    headers = request.headers
+    return _answer(lambda: gitea_receive(
+        event=headers.get("X-Gitea-Event") or headers.get("X-Forgejo-Event", ""),
+        delivery_id=headers.get("X-Gitea-Delivery") or headers.get("X-Forgejo-Delivery", ""),
+        signature=headers.get("X-Gitea-Signature") or headers.get("X-Forgejo-Signature", ""),
+        body=request.body))  # fmt: skip
+
+
+def _answer(receive: Callable[[], str]) -> HttpResponse:
+    try:
+        outcome = receive()
     except WebhookRefused as exc:
         return JsonResponse({"error": str(exc)}, status=exc.status)
     return JsonResponse({"status": outcome}, status=202 if outcome == "accepted" else 200)

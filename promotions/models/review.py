@@ -8,8 +8,9 @@ from promotions.models.promotion import Promotion
 
 
 class Approval(models.Model):
-    """A reviewer's decision on a promotion's pull request: in the portal, or a GitHub review
-    mirrored here. It counts only for the content (`commit`) it was given on."""
+    """A reviewer's decision on a promotion's pull request: in the portal, or a review (GitHub, Gitea)
+    or approval (GitLab) on the Git host mirrored here. It counts only for the content (`commit`) it
+    was given on."""
 
     class Decision(models.TextChoices):
         APPROVED = "approved"
@@ -18,12 +19,13 @@ class Approval(models.Model):
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="approvals")
     user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
-    reviewer = models.CharField(max_length=150, help_text="portal username or GitHub login")
-    source = models.CharField(max_length=20, default="ui")
+    reviewer = models.CharField(max_length=150, help_text="portal username or Git host login")
+    source = models.CharField(max_length=20, default="ui", help_text="ui, api, cli, chatops, or the Git host")
     decision = models.CharField(max_length=20, choices=Decision.choices)
     comment = models.TextField(blank=True)
     commit = models.CharField(max_length=40, blank=True, help_text="the pull request's head when decided")
-    github_review_id = models.BigIntegerField(null=True, blank=True, unique=True)
+    # "<host>:<id>" of a mirrored review: each is recorded once, whichever host it came from.
+    host_review_id = models.CharField(max_length=80, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,8 +39,16 @@ class Profile(models.Model):
     """How a portal user is known elsewhere (GitHub reviews, chat). Only these links, made by
     an admin, let an outside identity act as the user, and only while the user is active."""
 
+    HOST_FIELDS = {"github": "github_login", "gitlab": "gitlab_username", "gitea": "gitea_username"}
+
     user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="profile")
     github_login = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    gitlab_username = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, verbose_name="GitLab username"
+    )
+    gitea_username = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, verbose_name="Gitea/Forgejo username"
+    )
     chat_user_id = models.CharField(
         max_length=100, null=True, blank=True, unique=True, verbose_name="Slack user id", help_text="e.g. U024BE7LH"
     )

@@ -89,26 +89,33 @@ def promotion_reject(*, promotion: Promotion, actor: Who, reason: str, source: s
     promotion_branch_delete(promotion=promotion, catalog=catalog)
 
 
-def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, str, str]], catalog: Catalog) -> None:
-    """Record GitHub reviews (id, login, state, body, commit) not seen before, then re-evaluate."""
-    known = set(promotion.approvals.filter(github_review_id__isnull=False).values_list("github_review_id", flat=True))
+def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, str, str]], catalog: Catalog,
+                   host: str = "github") -> None:  # fmt: skip
+    """Record reviews from the Git host (id, login, state, body, commit) not seen before, then re-evaluate."""
+    known = set(promotion.approvals.filter(host_review_id__isnull=False).values_list("host_review_id", flat=True))
     decisions = {"APPROVED": Approval.Decision.APPROVED, "CHANGES_REQUESTED": Approval.Decision.CHANGES_REQUESTED}
     for review_id, login, state, body, commit in reviews:
-        if review_id in known or state not in decisions:
+        key = f"{host}:{review_id}"
+        if key in known or state not in decisions:
             continue
-        user = _github_user(login)
+        user = host_user(host, login)
         Approval.objects.create(promotion=promotion, user=user, reviewer=user.get_username() if user else login,
-                                source="github", decision=decisions[state], comment=body, commit=commit,
-                                github_review_id=review_id)  # fmt: skip
-        audit_record(action=f"approval.github_{state.lower()}", actor=login, message=body or state.lower(),
-                     promotion=promotion, stage=promotion.to_stage, targets={"review": review_id})  # fmt: skip
+                                source=host, decision=decisions[state], comment=body, commit=commit,
+                                host_review_id=key)  # fmt: skip
+        audit_record(action=f"approval.{host}_{state.lower()}", actor=login, message=body or state.lower(),
+                     promotion=promotion, stage=promotion.to_stage,
+                     targets={"review": review_id, "host": host})  # fmt: skip
     approvals_evaluate(promotion=promotion, catalog=catalog)
 
 
-def _github_user(login: str) -> User | None:
-    """The portal user an admin linked to this GitHub login (GitHub logins ignore case); a login
-    that merely equals a username is nobody. Whether the user is active is checked when counting."""
-    profile = Profile.objects.filter(github_login__iexact=login).select_related("user").first() if login else None
+def host_user(host: str, login: str) -> User | None:
+    """The portal user an admin linked to this login on the Git host (logins ignore case on every
+    host); a login that merely equals a username is nobody. Whether the user is active is checked
+    when counting."""
+    field = Profile.HOST_FIELDS.get(host)
+    if not login or field is None:
+        return None
+    profile = Profile.objects.filter(**{f"{field}__iexact": login}).select_related("user").first()
     return profile.user if profile else None
 
 

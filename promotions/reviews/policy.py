@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from promotions.accounts.identities import HOST_TITLES
 from promotions.catalogue.lookups import Catalog
 from promotions.models import Approval, Promotion
 from promotions.workflow.permissions import approve_refusal, who
@@ -63,8 +64,9 @@ def _why_not(approval: Approval, promotion: Promotion, catalog: Catalog) -> str:
     if approval.commit and promotion.commit and approval.commit != promotion.commit:
         return "given on an earlier version of the change"
     if approval.user is None:
-        return (f"GitHub user {approval.reviewer} is not linked to a portal user (an admin links it: "
-                f"manage.py identity_links link USERNAME --github {approval.reviewer})")  # fmt: skip
+        host = HOST_TITLES.get(approval.source, approval.source)
+        return (f"{host} user {approval.reviewer} is not linked to a portal user (an admin links it: "
+                f"manage.py identity_links link USERNAME --{approval.source} {approval.reviewer})")  # fmt: skip
     if not approval.user.is_active:
         return f"{approval.user.get_username()}'s portal account is deactivated"
     return approve_refusal(who(approval.user, catalog), catalog, promotion) or ""

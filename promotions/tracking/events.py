@@ -4,24 +4,23 @@ net for anything lost."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
-from promotions.audit.chain import audit_record
 from promotions.catalogue.loader import catalog_get
 from promotions.catalogue.lookups import Catalog
 from promotions.models import Promotion, WebhookDelivery
+from promotions.tracking.checks import check_record
+from promotions.tracking.hosts import host_event
 from promotions.tracking.pull_requests import pull_request_changed, pull_request_ended
 
 log = logging.getLogger(__name__)
 
 
 State = Promotion.State
-
-
-FAILING = Promotion.FAILING_CHECK_STATES
 
 
 def webhook_process(*, delivery_pk: int) -> None:
@@ -31,6 +30,8 @@ def webhook_process(*, delivery_pk: int) -> None:
         return
     catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
     handler = HANDLERS.get(delivery.event)
+    if delivery.event.startswith(("gitlab:", "gitea:")):
+        handler = partial(_on_host_event, delivery.event)
     error = ""
     if handler is not None:
         try:
@@ -92,15 +93,12 @@ def _on_checks(payload: dict[str, Any], repository: str, catalog: Catalog) -> No
     else:
         sha, name = payload.get("sha", ""), payload.get("context", "status")
         state, description = payload.get("state", "pending"), payload.get("description") or name
-    for promotion in Promotion.objects.filter(
-        repository=repository, commit=sha, state__in=(State.PR_OPEN, State.APPROVED)
-    ):
-        checks = dict(promotion.checks or {})
-        checks[name] = {"state": state, "description": description}
-        Promotion.objects.filter(pk=promotion.pk).update(checks=checks)
-        if state in FAILING:
-            audit_record(action="promotion.checks_failed", actor="github", promotion=promotion,
-                         message=f"{name}: {description}", after={"check": name, "state": state})  # fmt: skip
+    check_record(repository=repository, sha=str(sha), name=str(name), state=str(state), description=str(description),
+                 host="github")  # fmt: skip
+
+
+def _on_host_event(event: str, payload: dict[str, Any], repository: str, catalog: Catalog) -> None:
+    host_event(event=event, payload=payload, repository=repository, catalog=catalog)
 
 
 HANDLERS = {"push": _on_push, "pull_request": _on_pull_request, "pull_request_review": _on_review,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from promotions.audit.chain import audit_record
+from promotions.catalogue.lookups import Catalog
+from promotions.hosting.base import ScmProvider
 from promotions.models import Promotion
 from promotions.workflow.execute import promotion_landed
 from promotions.workflow.state import transition
@@ -42,3 +44,32 @@ def pull_request_ended(*, promotion: Promotion, state: str, merge_commit: str | 
             promotion_branch_delete(promotion=promotion)
         return moved
     return False
+
+
+def pull_request_poll(*, promotion: Promotion, provider: ScmProvider, catalog: Catalog) -> str | None:
+    """Bring a promotion's pull request up to date from its host: merged or closed there (returns
+    "merged" or "closed" when the promotion moved), pushed to (earlier approvals stop counting), or
+    reviewed there (reviews from linked users count like portal approvals)."""
+    from promotions.reviews.approvals import approvals_evaluate, reviews_mirror
+
+    number = promotion.pull_request_number
+    assert number is not None
+    ended = None
+    if provider.name != "local":  # the host keeps the pull request's state
+        pr = provider.get(number=number)
+        if pr.state != "open":
+            moved = pull_request_ended(promotion=promotion, state=pr.state, merge_commit=pr.merge_commit)
+            ended = pr.state if moved else None
+        head = pr.head_sha
+    else:
+        head = provider.head(promotion.pr_branch)
+    if ended is None and head and promotion.commit and head != promotion.commit:
+        pull_request_changed(promotion=promotion, head=head)
+        approvals_evaluate(promotion=promotion, catalog=catalog)
+    # Reviews given before a merge on the host are recorded too (who approved what merged there);
+    # for a promotion that has moved on they no longer change its state.
+    reviews = provider.reviews(number=number)
+    if reviews:
+        rows = [(r.id, r.login, r.state, r.body, r.commit) for r in reviews]
+        reviews_mirror(promotion=promotion, reviews=rows, catalog=catalog, host=provider.name)
+    return ended

@@ -10,12 +10,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from promotions.catalogue.lookups import Catalog
 from promotions.errors import PortalError
-from promotions.hosting.base import ScmProvider
 from promotions.models import Promotion, WebhookDelivery
 from promotions.queue import task_send
-from promotions.tracking.pull_requests import pull_request_changed, pull_request_ended
+from promotions.tracking.pull_requests import pull_request_poll
 from promotions.workflow.request import promotion_dispatch
 
 log = logging.getLogger(__name__)
@@ -70,28 +68,8 @@ def _poll_pull_requests(report: SweepReport) -> None:
         try:
             repo = catalog.repository(promotion.repository)
             provider = provider_for(repo, git=git_repository(repo), portal_url=settings.GITOPS_PORTAL_URL)
-            _poll_one(promotion, provider, catalog, report)
+            ended = pull_request_poll(promotion=promotion, provider=provider, catalog=catalog)
+            if ended:
+                (report.merged if ended == "merged" else report.closed).append(promotion.pk)
         except (PortalError, StopIteration) as exc:
             log.warning("promotion %s: cannot poll its pull request: %s", promotion.pk, exc)
-
-
-def _poll_one(promotion: Promotion, provider: ScmProvider, catalog: Catalog, report: SweepReport) -> None:
-    from promotions.reviews.approvals import approvals_evaluate, reviews_mirror
-
-    assert promotion.pull_request_number is not None
-    if provider.name == "github":
-        pr = provider.get(number=promotion.pull_request_number)
-        if pr.state != "open":
-            if pull_request_ended(promotion=promotion, state=pr.state, merge_commit=pr.merge_commit):
-                (report.merged if pr.state == "merged" else report.closed).append(promotion.pk)
-            return
-        head = pr.head_sha
-    else:
-        head = provider.head(promotion.pr_branch)
-    if head and promotion.commit and head != promotion.commit:
-        pull_request_changed(promotion=promotion, head=head)
-        approvals_evaluate(promotion=promotion, catalog=catalog)
-    reviews = provider.reviews(number=promotion.pull_request_number)
-    if reviews:
-        rows = [(r.id, r.login, r.state, r.body, r.commit) for r in reviews]
-        reviews_mirror(promotion=promotion, reviews=rows, catalog=catalog)
