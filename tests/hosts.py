@@ -8,6 +8,8 @@ failing a check. What the tests read back is normalised into `Pull`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +19,7 @@ import requests
 from github import Auth, Github
 
 from promotions.inbound.signatures import github_signature
+from sandbox.gitea import GiteaStandIn
 from sandbox.github import GitHubStandIn
 from sandbox.gitlab import GitLabStandIn
 
@@ -249,4 +252,88 @@ class GitLabHost:
         return f"{self.standin.url}/acme/platform"
 
 
-HOSTS: dict[str, Any] = {"github": GitHubHost, "gitlab": GitLabHost}
+class GiteaHost:
+    name, token_env, secret_env, webhook_path = (
+        "gitea",
+        "PORTAL_GITEA_TOKEN",
+        "GITEA_WEBHOOK_SECRET",
+        "/webhooks/gitea/",
+    )
+    CREATE = r"/repos/acme/platform/pulls$"
+
+    def __init__(self, root: Path, flavour: str = "forgejo") -> None:
+        self.standin = GiteaStandIn(root=root, tokens=TOKENS, flavour=flavour).start()
+        self._path = self.standin.create_repository("acme", "platform")
+
+    def stop(self) -> None:
+        self.standin.stop()
+
+    def catalogue_block(self) -> str:
+        api = self.standin.url  # the server's address; …/api/v1 is accepted too
+        return f'provider: gitea, gitea: {{repo: acme/platform, api_url: "{api}", token_env: {self.token_env}}}'
+
+    def repository(self) -> Path:
+        return self._path
+
+    def clone_url(self) -> str:
+        return self.standin.clone_url("acme", "platform")
+
+    def pulls(self) -> list[Pull]:
+        return [Pull(p.number, p.head_ref, p.base_ref, p.title, p.body or "", frozenset(p.labels),
+                     "merged" if p.merged else p.state, tuple(body for _author, body in p.comments), p.merge_commit_sha)
+                for p in self.standin.pulls("acme", "platform")]  # fmt: skip
+
+    def _api(self, method: str, path: str, user: str, **kwargs: Any) -> Any:
+        return _http(method, f"{self.standin.api_url}/repos/acme/platform{path}", USER_TOKENS[user], **kwargs)
+
+    def approve(self, number: int, user: str) -> None:
+        self._api("POST", f"/pulls/{number}/reviews", user, json={"event": "APPROVED", "body": "looks good"})
+
+    def merge(self, number: int, user: str = "bob") -> None:
+        self._api("POST", f"/pulls/{number}/merge", user, json={"Do": "merge"})
+
+    def close(self, number: int, user: str = "bob") -> None:
+        self._api("PATCH", f"/pulls/{number}", user, json={"state": "closed"})
+
+    def inject_create(self, status: int, *, when: str = "before", times: int | None = 1, body: Any = None) -> None:
+        self.standin.inject("POST", self.CREATE, status, times=times, when=when, body=body)
+
+    def rate_limit_create(self, retry_after: int) -> None:
+        self.standin.rate_limit_once("POST", self.CREATE, retry_after=retry_after)
+
+    def creates(self) -> list[tuple[str, str, int]]:
+        return [tuple(r) for r in self.standin.requests if r.method == "POST" and r.path.endswith("/pulls")]
+
+    def add_webhook(self, url: str, secret: str) -> None:
+        self.standin.add_webhook(url, secret)
+
+    def wait_for_deliveries(self, count: int) -> list[Any]:
+        return self.standin.wait_for_deliveries(count)
+
+    def redeliver(self, delivery_id: str) -> None:
+        self.standin.redeliver(delivery_id)
+
+    def webhook_headers(self, body: bytes, *, delivery: str, secret: str, event: str = "push") -> dict[str, str]:
+        """The headers of a delivery of `event` ("push" or "check"), as Forgejo sends them (its own family)."""
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        kind = {"push": "push", "check": "status"}[event]
+        return {"X-Forgejo-Event": kind, "X-Forgejo-Delivery": delivery, "X-Forgejo-Signature": signature}
+
+    def push_payload(self, ref: str, repository: str = "acme/platform") -> dict[str, Any]:
+        return {"ref": ref, "repository": {"full_name": repository}}
+
+    def failing_check_payload(self, sha: str, name: str, description: str) -> dict[str, Any]:
+        return {"sha": sha, "state": "failure", "context": name, "description": description,
+                "repository": {"full_name": "acme/platform"}}  # fmt: skip
+
+    def check_name(self, name: str) -> str:
+        return name
+
+    def refusal_body(self, message: str) -> Any:
+        return {"message": message, "url": f"{self.standin.url}/api/swagger"}
+
+    def home(self) -> str:
+        return f"{self.standin.url}/acme/platform"
+
+
+HOSTS: dict[str, Any] = {"github": GitHubHost, "gitlab": GitLabHost, "gitea": GiteaHost}

@@ -15,7 +15,7 @@ from django.urls import reverse
 from promotions.catalogue.loader import catalog_load
 from promotions.errors import TransientError
 from promotions.matrix.refresh import matrix_refresh
-from promotions.models import Profile, Promotion
+from promotions.models import AuditEvent, Profile, Promotion
 from promotions.reviews.approvals import approval_submit, promotion_reject
 from promotions.reviews.merge import promotion_merge
 from promotions.reviews.policy import approval_status
@@ -238,3 +238,13 @@ def test_rolling_back_on_the_host(hosted, host, alice, bob):
     approval_submit(promotion=back, actor=acting(bob, path))
     promotion_merge(promotion=back, actor=acting(bob, path))
     assert "newTag: 1.0.0" in repo.read("production/web/kustomization.yaml")
+
+
+def test_a_refused_token_fails_with_401_and_never_shows_the_token(hosted, host, monkeypatch):
+    path, _ = hosted
+    monkeypatch.setenv(host.token_env, "tok-e1f2a3b4c5d6")  # Gitea and Forgejo echo a refused token back
+    promotion = run(promote(path))
+    assert promotion.state == State.FAILED
+    assert promotion.error.startswith(f"{TITLES[host.name]} acme/platform: 401 ")
+    assert "e1f2a3b4c5d6" not in promotion.error
+    assert not AuditEvent.objects.filter(message__contains="e1f2a3b4c5d6").exists()

@@ -9,6 +9,7 @@ are not retried blindly, and a 429 waits for `Retry-After` within a bound.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from promotions.hosting.base import PullRequest, Review
 MAX_RATE_LIMIT_WAIT = 60.0
 TIMEOUT = 15
 PAGE = 50
+_TOKEN_ECHO = re.compile(r"\[sha: [^\]]*\]")
 REVIEW_STATES = {"APPROVED": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
 LABEL_COLOUR = "#1f6feb"
 
@@ -32,6 +34,7 @@ class GiteaProvider:
     def __init__(self, *, repo: str, api_url: str, token: str) -> None:
         self.full_name = repo
         self._base = f"{api_url.rstrip('/')}/repos/{quote(repo, safe='/')}"
+        self._token = token
         self._session = requests.Session()
         self._session.headers.update({"Authorization": f"token {token}", "Accept": "application/json",
                                       "User-Agent": "gitops-portal"})  # fmt: skip
@@ -132,7 +135,7 @@ class GiteaProvider:
                 time.sleep(wait)
                 continue
             if response.status_code >= 400:
-                raise _error(response, self.full_name)
+                raise _error(response, self.full_name, self._token)
             return response.json() if response.content else {}
         raise AssertionError("unreachable")
 
@@ -150,11 +153,14 @@ def _summary(pr: dict[str, Any]) -> PullRequest:
     return PullRequest(int(pr["number"]), str(pr.get("html_url", "")), state, (pr.get("head") or {}).get("sha"), merged)
 
 
-def _error(response: requests.Response, repo: str) -> Exception:
+def _error(response: requests.Response, repo: str, token: str) -> Exception:
     try:
         data = response.json()
         message = str(data.get("message") or data) if isinstance(data, dict) else str(data)
     except ValueError:
         message = response.text[:200] or response.reason
+    # Gitea and Forgejo echo a refused token back ("access token does not exist [sha: …]"): never
+    # let it reach a promotion's error, a log line or a page.
+    message = _TOKEN_ECHO.sub("[sha: …]", message.replace(token, "…") if token else message)
     text = f"Gitea {repo}: {response.status_code} {message}"
     return TransientError(text) if response.status_code >= 500 else PermanentError(text)

@@ -82,8 +82,8 @@ def gitea_receive(*, event: str, delivery_id: str, signature: str, body: bytes) 
 
 # The events the portal acts on; a verified delivery of any other kind is answered and dropped.
 GITLAB_EVENTS = ("Merge Request Hook", "Push Hook", "Pipeline Hook", "Note Hook")
-GITEA_EVENTS = ("pull_request", "pull_request_sync", "pull_request_review_approved", "pull_request_review_rejected",
-                "push", "status")  # fmt: skip
+# Gitea's coarse X-Gitea-Event names (a review approval is `pull_request_approved`).
+GITEA_EVENTS = ("pull_request", "pull_request_approved", "pull_request_rejected", "push", "status")
 
 
 def _accepted(*, delivery_id: str, event: str, repository: str, payload: dict[str, Any]) -> str:
