@@ -173,9 +173,9 @@ class GitLabHost:
     )
     CREATE = r"/projects/[^/]+/merge_requests$"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, pipeline_must_succeed: bool = False) -> None:
         self.standin = GitLabStandIn(root=root, tokens=TOKENS).start()
-        self._path = self.standin.create_repository("acme", "platform")
+        self._path = self.standin.create_repository("acme", "platform", pipeline_must_succeed=pipeline_must_succeed)
 
     def stop(self) -> None:
         self.standin.stop()

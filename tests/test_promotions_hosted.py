@@ -248,3 +248,16 @@ def test_a_refused_token_fails_with_401_and_never_shows_the_token(hosted, host, 
     assert promotion.error.startswith(f"{TITLES[host.name]} acme/platform: 401 ")
     assert "e1f2a3b4c5d6" not in promotion.error
     assert not AuditEvent.objects.filter(message__contains="e1f2a3b4c5d6").exists()
+
+
+def test_a_rate_limit_longer_than_a_minute_is_left_to_a_later_retry(hosted, host):
+    path, _ = hosted
+    host.rate_limit_create(retry_after=3600)
+    promotion = promote(path)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match=f"{TITLES[host.name]} rate limit for acme/platform; retry in 3600s"):
+        promotion_execute(promotion_id=promotion.pk)
+    assert time.monotonic() - started < 10  # no worker asleep for an hour
+    promotion.refresh_from_db()
+    assert promotion.state == State.QUEUED
+    assert host.pulls() == []
