@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 CLUSTERS_PORT ?= 8001
+GIT_HOST_PORT ?= 8004
 
 # `make run` uses the embedded defaults: SQLite and clones under ./var, DEBUG on.
 run check: export DEBUG ?= true
@@ -23,7 +24,8 @@ $(VENV)/.installed: requirements-dev.lock
 # then writes the demo's settings (data dir, catalogue, SECRET_KEY, the demo operators' receivers) to
 # .env, which every process and `manage.py` in another terminal read at start-up.
 run: $(VENV)/.installed
-	@$(PY) -m sandbox.makerun prepare --host $(HOST) --port $(PORT) --clusters-port $(CLUSTERS_PORT)
+	@$(PY) -m sandbox.makerun prepare --host $(HOST) --port $(PORT) --clusters-port $(CLUSTERS_PORT) \
+	  --git-host-port $(GIT_HOST_PORT)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	@echo "GitOps Portal on http://$(HOST):$(PORT)/ (sign in as alice, bob or carol: see above)"

@@ -11,14 +11,16 @@ In production, billing's pods crash-loop (`CRASH_LOOPING`): all of them but one,
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sandbox.demo_githost import repository_block
 from sandbox.gitrepo import Author, RepoBuilder
 from sandbox.receivers import ReceiverStandIn
 
@@ -43,11 +45,7 @@ AUTHORS = [
 CATALOGUE = """\
 # GitOps Portal catalogue for the demo repository (written by `manage.py demo`).
 repositories:
-  - name: platform
-    url: {url}
-    branch: main
-    provider: local
-# Each stage's cluster is a virtual cluster of the Kubernetes stand-in that `make run`
+{repository}# Each stage's cluster is a virtual cluster of the Kubernetes stand-in that `make run`
 # starts (python manage.py demo_clusters), which writes this kubeconfig, with the stage's
 # GitOps operator simulated. The receivers' URLs and secrets are in receivers.env beside
 # this file, which `make run` loads into every process.
@@ -284,7 +282,8 @@ data:
 BASE = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  labels: {{app.kubernetes.io/name: {app}}}\n"
 
 
-def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = None, receivers_port: int = 8002) -> Path:
+def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = None, receivers_port: int = 8002,
+               environ: Mapping[str, str] | None = None) -> Path:  # fmt: skip
     """Create the demo repository, its catalogue and its receivers' settings (`receivers.env`)
     under `data_dir/demo` (idempotent).
 
@@ -298,7 +297,8 @@ def demo_build(*, data_dir: Path, reset: bool = False, now: datetime | None = No
         when = now or datetime.now(UTC)
         _recent(builder, when, _history(builder, when))
     config = root / "gitops-portal.yaml"
-    config.write_text(CATALOGUE.format(url=builder.url))
+    repository = repository_block(os.environ if environ is None else environ, builder.url)  # DEMO_GIT_HOST
+    config.write_text(CATALOGUE.format(repository=repository))
     receivers_env_write(root / RECEIVERS_ENV, port=receivers_port)
     return config
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from sandbox.demo import RECEIVERS_ENV, receivers_env_read, receivers_env_write
+from sandbox.demo_githost import PORT as GIT_HOST_PORT
+from sandbox.demo_githost import githost_serve, githost_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RECEIVERS_PORT = 8002  # the demo's staging Flux receiver; production's Argo CD webhook listens on the next one
@@ -89,12 +91,17 @@ def spare_port(host: str, *, after: int, avoid: set[int]) -> int:
     return after + 10
 
 
-def demo_ports(*, host: str, port: int, clusters_port: int, receivers: Path) -> list[Port]:
-    """The web server's port, the demo clusters' and their receivers' (from the demo's receivers.env)."""
+def demo_ports(
+    *, host: str, port: int, clusters_port: int, receivers: Path, git_host_port: int | None = None
+) -> list[Port]:
+    """The web server's port, the demo clusters' and their receivers' (from the demo's receivers.env),
+    and the Git host stand-in's when DEMO_GIT_HOST chose one."""
     ports = [
         Port(host, port, "the web server", "make run PORT={port}"),
         Port("127.0.0.1", clusters_port, "the demo's clusters", "make run CLUSTERS_PORT={port}"),
     ]
+    if git_host_port is not None:
+        ports.append(Port("127.0.0.1", git_host_port, "the demo's Git host", "make run GIT_HOST_PORT={port}"))
     for name, url in sorted(receivers_env_read(receivers).items()):
         number = urlparse(url).port if name.endswith("_URL") else None
         if number is not None:
@@ -157,8 +164,14 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     receivers = data_dir_of(environ) / "demo" / RECEIVERS_ENV
     receivers.parent.mkdir(parents=True, exist_ok=True)
     receivers_env_write(receivers, port=args.receivers_port)
+    try:
+        githost = githost_settings(environ, port=args.git_host_port)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    git_host_port = args.git_host_port if githost["DEMO_GIT_HOST"] != "local" else None
     busy = ports_busy(demo_ports(host=args.host, port=args.port, clusters_port=args.clusters_port,
-                                 receivers=receivers))  # fmt: skip
+                                 receivers=receivers, git_host_port=git_host_port))  # fmt: skip
     for line in busy:
         print(f"error: {line}", file=sys.stderr)
     if busy:
@@ -166,7 +179,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     path = env_file_path(environ)
     if path is not None:
         url = f"http://{args.host}:{args.port}"
-        env_file_write(path, demo_settings(environ, url=url, receivers=receivers_env_read(receivers)))
+        env_file_write(path, {**demo_settings(environ, url=url, receivers=receivers_env_read(receivers)), **githost})
         print(f"Settings for `manage.py` in another terminal: {path}")
     return 0
 
@@ -182,6 +195,16 @@ def start(honcho_args: list[str]) -> int:
     return 0  # not reached: honcho exits with its processes' code
 
 
+def githost(environ: Mapping[str, str]) -> int:
+    """The Procfile's `githost`: the settings come from `.env`, as every process's do."""
+    from gitops_portal.env import env_file_load
+
+    env_file_load("GITOPS_PORTAL_ENV_FILE", ROOT / ".env")
+    githost_serve(data_dir_of(os.environ), os.environ,
+                  portal_url=os.environ.get("GITOPS_PORTAL_URL") or "http://127.0.0.1:8000")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.makerun", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -190,10 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--port", type=int, default=8000)
     prep.add_argument("--clusters-port", type=int, default=8001)
     prep.add_argument("--receivers-port", type=int, default=RECEIVERS_PORT, help="for a new receivers.env")
+    prep.add_argument(
+        "--git-host-port", type=int, default=GIT_HOST_PORT, help="the Git host stand-in's (DEMO_GIT_HOST)"
+    )
     sub.add_parser("start", help="run the Procfile (honcho start; further arguments go to it)")
+    sub.add_parser("githost", help="serve the demo repository on the Git host DEMO_GIT_HOST names (Procfile)")
     args, rest = parser.parse_known_args(argv)
     if args.step == "start":
         return start(rest)
+    if args.step == "githost":
+        return githost(os.environ)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return prepare(args, os.environ)

@@ -20,7 +20,7 @@ from sandbox.makerun import env_file_write
 from sandbox.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-PROCESSES = ("web", "worker", "clusters", "beat")
+PROCESSES = ("web", "worker", "clusters", "githost", "beat")
 
 
 def test_it_names_a_taken_port_and_how_to_pick_another_before_anything_starts(tmp_path):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from promotions.catalogue.loader import catalog_load
 from promotions.management.base import sandbox_module
@@ -22,7 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, reset: bool = False, **options: Any) -> None:
         demo = sandbox_module("sandbox.demo")
-        config = demo.demo_build(data_dir=settings.DATA_DIR, reset=reset)
+        try:
+            config = demo.demo_build(data_dir=settings.DATA_DIR, reset=reset)
+        except ValueError as exc:  # DEMO_GIT_HOST names no host the demo knows
+            raise CommandError(str(exc)) from None
         for username, (password, group_name, _role) in demo.USERS.items():
             user, _ = User.objects.get_or_create(username=username)
             user.set_password(password)
