@@ -56,3 +56,31 @@ def test_a_conflict_stops_the_merge_with_gitlabs_reason(hosted, host, bob):  # n
         promotion_merge(promotion=promotion, actor=acting(bob, path))
     assert str(refused.value) == "GitLab acme/platform: 405 Method Not Allowed (it has merge conflicts)"
     assert "newTag: 1.0.1" in repo.read("production/web/kustomization.yaml")
+
+
+def test_an_approval_revoked_on_gitlab_stops_counting(hosted, host, alice, bob):  # noqa: F811
+    from promotions.models import AuditEvent, Profile
+    from promotions.tracking.sweeper import promotions_sweep
+
+    path, _ = hosted
+    Profile.objects.create(user=bob, gitlab_username="bob")
+    promotion = run(promote(path, requested_by=alice))
+    host.approve(promotion.pull_request_number, "bob")
+    promotions_sweep()
+    promotion.refresh_from_db()
+    assert promotion.state == State.APPROVED
+    host._mr(promotion.pull_request_number, "bob").unapprove()
+    promotions_sweep()
+    promotion.refresh_from_db()
+    assert promotion.state == State.PR_OPEN
+    assert list(promotion.approvals.values_list("reviewer", "host_login", "decision")) == [
+        ("bob", "bob", "approved"), ("bob", "bob", "withdrawn")
+    ]  # fmt: skip
+    assert AuditEvent.objects.filter(action="approval.gitlab_withdrawn", promotion=promotion).count() == 1
+    promotions_sweep()  # nothing new: no second withdrawal
+    assert promotion.approvals.count() == 2
+    host.approve(promotion.pull_request_number, "bob")  # approved again: counts again
+    promotions_sweep()
+    promotion.refresh_from_db()
+    assert promotion.state == State.APPROVED
+    assert promotion.approvals.count() == 3

@@ -13,6 +13,7 @@ ACTION_LABELS = {
     "approval.github_approved": "Approved on GitHub",
     "approval.github_changes_requested": "Changes requested on GitHub",
     "approval.gitlab_approved": "Approved on GitLab",
+    "approval.gitlab_withdrawn": "Approval withdrawn on GitLab",
     "approval.gitea_approved": "Approved on Gitea",
     "approval.gitea_changes_requested": "Changes requested on Gitea",
     "auth.login": "Signed in",

@@ -16,6 +16,8 @@ class Approval(models.Model):
         APPROVED = "approved"
         REJECTED = "rejected"
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        # An approval taken back on the Git host (GitLab's "Revoke approval"): it counts no more.
+        WITHDRAWN = "withdrawn"
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="approvals")
     user = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT)
@@ -24,6 +26,7 @@ class Approval(models.Model):
     decision = models.CharField(max_length=20, choices=Decision.choices)
     comment = models.TextField(blank=True)
     commit = models.CharField(max_length=40, blank=True, help_text="the pull request's head when decided")
+    host_login = models.CharField(max_length=255, blank=True, default="", help_text="the login on the Git host")
     # "<host>:<id>" of a mirrored review: each is recorded once, whichever host it came from.
     host_review_id = models.CharField(max_length=80, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

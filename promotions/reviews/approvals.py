@@ -90,22 +90,49 @@ def promotion_reject(*, promotion: Promotion, actor: Who, reason: str, source: s
 
 
 def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, str, str]], catalog: Catalog,
-                   host: str = "github") -> None:  # fmt: skip
-    """Record reviews from the Git host (id, login, state, body, commit) not seen before, then re-evaluate."""
+                   host: str = "github", complete: bool = False) -> None:  # fmt: skip
+    """Record reviews from the Git host (id, login, state, body, commit) not seen before, then re-evaluate.
+    `complete`: the list is every approval standing now (GitLab's), so an approval recorded earlier
+    and missing from it was withdrawn on the host and is recorded as such."""
+    standing = {login.lower() for _id, login, state, _body, _commit in reviews if state == "APPROVED"}
+    withdrawn = _withdrawn(promotion, host, standing) if complete else {}
     known = set(promotion.approvals.filter(host_review_id__isnull=False).values_list("host_review_id", flat=True))
     decisions = {"APPROVED": Approval.Decision.APPROVED, "CHANGES_REQUESTED": Approval.Decision.CHANGES_REQUESTED}
     for review_id, login, state, body, commit in reviews:
         key = f"{host}:{review_id}"
+        if login.lower() in withdrawn:  # approved again after a withdrawal: a new decision of its own
+            key = f"{key}#{withdrawn[login.lower()]}"
         if key in known or state not in decisions:
             continue
         user = host_user(host, login)
         Approval.objects.create(promotion=promotion, user=user, reviewer=user.get_username() if user else login,
-                                source=host, decision=decisions[state], comment=body, commit=commit,
+                                source=host, host_login=login, decision=decisions[state], comment=body, commit=commit,
                                 host_review_id=key)  # fmt: skip
         audit_record(action=f"approval.{host}_{state.lower()}", actor=login, message=body or state.lower(),
                      promotion=promotion, stage=promotion.to_stage,
                      targets={"review": review_id, "host": host})  # fmt: skip
     approvals_evaluate(promotion=promotion, catalog=catalog)
+
+
+def _withdrawn(promotion: Promotion, host: str, standing: set[str]) -> dict[str, int]:
+    """Record a withdrawal for each host login whose latest decision was an approval no longer standing;
+    returns, per login, how many withdrawals it has (so an approval given again is told apart)."""
+    latest: dict[str, Approval] = {}
+    withdrawals: dict[str, int] = {}
+    for approval in promotion.approvals.filter(source=host).exclude(host_login="").order_by("created_at", "id"):
+        login = approval.host_login.lower()
+        latest[login] = approval
+        withdrawals[login] = withdrawals.get(login, 0) + (approval.decision == Approval.Decision.WITHDRAWN)
+    for login, approval in latest.items():
+        if approval.decision == Approval.Decision.APPROVED and login not in standing:
+            Approval.objects.create(promotion=promotion, user=approval.user, reviewer=approval.reviewer, source=host,
+                                    host_login=approval.host_login, decision=Approval.Decision.WITHDRAWN,
+                                    commit=approval.commit, comment=f"approval withdrawn on {host}")  # fmt: skip
+            audit_record(action=f"approval.{host}_withdrawn", actor=approval.host_login,
+                         message=f"approval withdrawn on {host}", promotion=promotion, stage=promotion.to_stage,
+                         targets={"host": host})  # fmt: skip
+            withdrawals[login] = withdrawals.get(login, 0) + 1
+    return {login: count for login, count in withdrawals.items() if count}
 
 
 def host_user(host: str, login: str) -> User | None:

@@ -69,7 +69,9 @@ def pull_request_poll(*, promotion: Promotion, provider: ScmProvider, catalog: C
     # Reviews given before a merge on the host are recorded too (who approved what merged there);
     # for a promotion that has moved on they no longer change its state.
     reviews = provider.reviews(number=number)
-    if reviews:
+    if reviews or provider.name == "gitlab":
         rows = [(r.id, r.login, r.state, r.body, r.commit) for r in reviews]
-        reviews_mirror(promotion=promotion, reviews=rows, catalog=catalog, host=provider.name)
+        reviews_mirror(
+            promotion=promotion, reviews=rows, catalog=catalog, host=provider.name, complete=provider.name == "gitlab"
+        )  # GitLab lists the approvals standing now
     return ended
