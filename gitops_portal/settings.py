@@ -293,6 +293,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(GITOPS_PORTAL_AUDIT_ANCHOR_SECONDS),
     },
 }
+# With Redis, beat keeps its schedule there behind a lock (celery-redbeat): a second beat (a rolling
+# update, two replicas by mistake) waits for the lock instead of sending every task twice, and takes
+# over within the lock's lifetime when the first one dies. Beat refreshes the lock every loop.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = REDIS_URL
+    CELERY_REDBEAT_KEY_PREFIX = "gitops-portal:beat"
+    CELERY_BEAT_MAX_LOOP_INTERVAL = 5
+    CELERY_REDBEAT_LOCK_TIMEOUT = env_int("GITOPS_PORTAL_BEAT_LOCK_SECONDS", 30, minimum=10)  # > 2 loops
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

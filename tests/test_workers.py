@@ -1,7 +1,11 @@
 """Promotions through real Celery worker processes and a real Redis broker: nothing is
-lost or done twice when workers die, Redis goes away, or several workers race."""
+lost or done twice when workers die, Redis goes away, or several workers race; and beat runs once."""
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -220,3 +224,46 @@ def test_the_refresh_button_hands_git_to_a_worker_and_the_page_follows(pipeline,
 
     wait_for(shown, 30, "the page to stop waiting for the worker", interval=0.2)
     assert StageVersion.objects.get(application="web", stage="staging").version == "1.1.0"
+
+
+def beat(env: dict[str, str], log) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    """`celery beat` as the Procfile and the Kubernetes Deployment start it, in its own process group."""
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "gitops_portal", "beat", "--loglevel", "INFO"],
+                            env=os.environ | env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
+def sweeps_sent(redis_url: str) -> int:
+    """How many promotions-sweep tasks wait in the broker's queue (no worker takes them here)."""
+    import json
+
+    import redis
+
+    queued = redis.Redis.from_url(redis_url).lrange("celery", 0, -1)
+    return sum(json.loads(m)["headers"]["task"] == "promotions.tasks.promotions_sweep_task" for m in queued)
+
+
+def test_a_second_beat_waits_for_the_lock_and_takes_over_when_the_first_dies(redis_server, tmp_path):
+    env = {"REDIS_URL": redis_server.url, "GITOPS_PORTAL_DATA_DIR": str(tmp_path / "beat-data"), "SECRET_KEY": "beat",
+           "GITOPS_PORTAL_SWEEP_SECONDS": "1", "GITOPS_PORTAL_BEAT_LOCK_SECONDS": "10"}  # fmt: skip
+    logs = [open(tmp_path / f"beat-{n}.log", "wb") for n in (1, 2)]  # noqa: SIM115 - closed below
+    first, second = beat(env, logs[0]), beat(env, logs[1])
+    try:
+        wait_for(lambda: sweeps_sent(redis_server.url) >= 2, 30, "the first sweeps")
+        start, began = sweeps_sent(redis_server.url), time.monotonic()
+        time.sleep(6)
+        sent = sweeps_sent(redis_server.url) - start
+        elapsed = time.monotonic() - began
+        assert sent <= elapsed + 1.5, f"{sent} sweeps in {elapsed:.1f}s: both beats are sending"
+        assert sent >= elapsed - 2.5, f"only {sent} sweeps in {elapsed:.1f}s"
+        holder = first if b"Sending due task" in (tmp_path / "beat-1.log").read_bytes() else second
+        os.killpg(holder.pid, signal.SIGKILL)  # dies without releasing the lock
+        holder.wait(10)
+        before = sweeps_sent(redis_server.url)
+        wait_for(lambda: sweeps_sent(redis_server.url) >= before + 3, 30, "the second beat to take over")
+    finally:
+        for proc in (first, second):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for log in logs:
+            log.close()
