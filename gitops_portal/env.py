@@ -62,6 +62,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_pairs(name: str) -> dict[str, frozenset[str]]:
+    """`key=value,key=value` pairs (a key may repeat: it then has several values); empty when unset."""
+    pairs: dict[str, set[str]] = {}
+    for item in env_list(name, []):
+        key, equals, value = (part.strip() for part in item.partition("="))
+        if not equals or not key or not value:
+            raise ImproperlyConfigured(f"{name}: expected key=value pairs separated by commas, got {item!r}")
+        pairs.setdefault(key, set()).add(value)
+    return {key: frozenset(values) for key, values in pairs.items()}
+
+
 def env_path(name: str, default: Path) -> Path:
     """A path; relative values are taken relative to the current directory."""
     raw = os.environ.get(name)

@@ -15,6 +15,7 @@ from gitops_portal.env import (
     env_file_load,
     env_int,
     env_list,
+    env_pairs,
     env_path,
     env_str,
     env_url,
@@ -156,7 +157,11 @@ LOGOUT_REDIRECT_URL = "login"
 # GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT from one client address, every sign-in for that account
 # or from that address (the admin's too) is answered 429 until GITOPS_PORTAL_LOGIN_COOLOFF_MINUTES
 # have passed since the last counted failure; `manage.py axes_reset_username <name>` unlocks sooner.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "promotions.web.login.PasswordBackend",  # superusers only when GITOPS_PORTAL_LOCAL_LOGIN is off
+    "promotions.web.oidc.PortalOIDCBackend",  # answers the /oidc/callback/ only, when single sign-on is on
+]
 GITOPS_PORTAL_LOGIN_FAILURE_LIMIT = env_int("GITOPS_PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("GITOPS_PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 # The client address is REMOTE_ADDR. Behind N reverse proxies that each append to X-Forwarded-For,
@@ -171,6 +176,36 @@ AXES_CLIENT_IP_CALLABLE = "promotions.web.login.client_address"
 AXES_LOCKOUT_CALLABLE = "promotions.web.login.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit history
 AXES_VERBOSE = False  # no start-up banner on every command
+# Passwords off (false): only superusers may still sign in with one, the break-glass door for when
+# the identity provider is down (see promotions/web/login.py).
+GITOPS_PORTAL_LOCAL_LOGIN = env_bool("GITOPS_PORTAL_LOCAL_LOGIN", True)
+# Single sign-on (OpenID Connect, authorization code + PKCE): on when the issuer, client id and
+# secret are all set. The provider's endpoints come from <issuer>/.well-known/openid-configuration.
+GITOPS_PORTAL_OIDC_ISSUER = env_url("GITOPS_PORTAL_OIDC_ISSUER", ("http", "https")).rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("GITOPS_PORTAL_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("GITOPS_PORTAL_OIDC_CLIENT_SECRET")
+_oidc_given = {
+    "ISSUER": GITOPS_PORTAL_OIDC_ISSUER,
+    "CLIENT_ID": OIDC_RP_CLIENT_ID,
+    "CLIENT_SECRET": OIDC_RP_CLIENT_SECRET,
+}
+if any(_oidc_given.values()) and not all(_oidc_given.values()):
+    missing = ", ".join(f"GITOPS_PORTAL_OIDC_{name}" for name, value in _oidc_given.items() if not value)
+    raise ImproperlyConfigured(f"single sign-on: also set {missing} (or none of the OIDC variables)")
+GITOPS_PORTAL_OIDC_ENABLED = all(_oidc_given.values())
+OIDC_RP_SCOPES = env_str("GITOPS_PORTAL_OIDC_SCOPES", "openid email profile")
+GITOPS_PORTAL_OIDC_GROUPS_CLAIM = env_str("GITOPS_PORTAL_OIDC_GROUPS_CLAIM", "groups")
+# IdP group=portal group pairs: only these IdP groups ever become portal groups.
+GITOPS_PORTAL_OIDC_GROUP_MAP = env_pairs("GITOPS_PORTAL_OIDC_GROUP_MAP")
+# A claim that, when false, refuses the sign-on (e.g. `active`); unset: not checked.
+GITOPS_PORTAL_OIDC_ACTIVE_CLAIM = env_str("GITOPS_PORTAL_OIDC_ACTIVE_CLAIM")
+GITOPS_PORTAL_OIDC_LEEWAY_SECONDS = env_int("GITOPS_PORTAL_OIDC_LEEWAY_SECONDS", 60)
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = env_int("GITOPS_PORTAL_OIDC_TIMEOUT", 10, minimum=1)
+OIDC_AUTHENTICATE_CLASS = "promotions.web.oidc.PortalAuthenticateView"
+OIDC_CALLBACK_CLASS = "promotions.web.oidc.PortalCallbackView"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

@@ -19,6 +19,8 @@ ACTION_LABELS = {
     "auth.login": "Signed in",
     "auth.login_failed": "Sign-in failed",
     "auth.locked_out": "Sign-in paused after too many failures",
+    "auth.oidc_user_created": "Account created at a first single sign-on",
+    "auth.groups_synced": "Groups taken from single sign-on",
     "chatops.unlinked": "Chat user not linked to an account",
     "config.reloaded": "Catalogue read again",
     "identity.linked": "Identity linked",
@@ -75,6 +77,7 @@ class AuditEvent(models.Model):
         WEBHOOK = "webhook"
         CI = "ci"
         CLI = "cli"
+        OIDC = "oidc", "OIDC"
         SYSTEM = "system"
 
     at = models.DateTimeField(db_index=True)

@@ -58,6 +58,17 @@ class Profile(models.Model):
     mattermost_user_id = models.CharField(
         max_length=100, null=True, blank=True, unique=True, help_text="Mattermost user id (26 characters)"
     )
+    # Single sign-on: the OIDC subject (`sub`) and its issuer. Set at a first sign-on, or by an admin
+    # to give an existing account to an IdP identity; a username or email never links by itself.
+    oidc_issuer = models.CharField(max_length=255, blank=True, default="", verbose_name="OIDC issuer")
+    oidc_subject = models.CharField(
+        max_length=255, null=True, blank=True, verbose_name="OIDC subject", help_text="the `sub` claim"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["oidc_issuer", "oidc_subject"], name="profile_oidc_identity_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.github_login or '-'})"

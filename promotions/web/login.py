@@ -1,5 +1,10 @@
 """Sign-in: failed attempts are throttled (django-axes) and authentication events go to the audit history.
 
+Passwords can be switched off (GITOPS_PORTAL_LOCAL_LOGIN=false) once single sign-on is on: then
+only superusers may still use one. That is the break-glass door: when the identity provider is
+down or misconfigured, an administrator can still get in to fix the portal. Keep those accounts
+few, with long random passwords kept in a vault.
+
 Throttling counts failures per account and per client address (two limits, see settings). A sign-in
 that arrives while its account or address is locked out is refused before any password is checked;
 it is neither counted nor audited, so nobody can grow the tables by hammering the login form.
@@ -17,6 +22,8 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.views import LoginView
 from django.db.models import Max, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -71,12 +78,44 @@ def lockout_response(
     return response
 
 
+class PasswordBackend(ModelBackend):
+    """Username and password, unless passwords are off (GITOPS_PORTAL_LOCAL_LOGIN=false): then for
+    superusers only (break-glass, see the module docstring)."""
+
+    def user_can_authenticate(self, user: Any) -> bool:
+        if settings.GITOPS_PORTAL_LOCAL_LOGIN or getattr(user, "is_superuser", False):
+            return bool(super().user_can_authenticate(user))
+        return False
+
+    def authenticate(self, request: Any, username: str | None = None, password: str | None = None,
+                     **kwargs: Any) -> Any:  # fmt: skip
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None and request is not None and not settings.GITOPS_PORTAL_LOCAL_LOGIN and password is not None:
+            request.sign_in_failure = (username or "", "password sign-in is off: use single sign-on")
+        return user
+
+
+class PortalLoginView(LoginView):
+    """The login page: the single sign-on button when configured, the password form unless
+    passwords are off (then behind `?break-glass`, for superusers)."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        local = settings.GITOPS_PORTAL_LOCAL_LOGIN
+        asked = "break-glass" in self.request.GET or self.request.method == "POST"
+        context.update(oidc_enabled=settings.GITOPS_PORTAL_OIDC_ENABLED, local_login=local,
+                       password_form=local or asked)  # fmt: skip
+        return context
+
+
 def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     if getattr(request, "sign_in_refused", False):
         return  # during a lockout: its start was audited once (locked_out)
-    username = str(credentials.get("username", ""))[:150]  # the password is never recorded
-    audit_record(action="auth.login_failed", actor=username or "anonymous", message="wrong username or password",
-                 targets={"ip": _ip(request)})  # fmt: skip
+    # A backend that knows better than "wrong password" (single sign-on, passwords off) says so here.
+    actor, reason = getattr(request, "sign_in_failure", None) or (credentials.get("username", ""), "")
+    username = str(actor or "")[:150]  # the password is never recorded
+    audit_record(action="auth.login_failed", actor=username or "anonymous",
+                 message=reason or "wrong username or password", targets={"ip": _ip(request)})  # fmt: skip
 
 
 def locked_out(sender: Any, request: Any, username: str | None, ip_address: str | None, **kwargs: Any) -> None:
