@@ -33,6 +33,7 @@ from promotions.gitops.repository import GitRepository, Person, PushRejected
 from promotions.gitops.yaml.edit import Edit, EditError, version_found, version_set
 from promotions.hosting.base import ScmProvider
 from promotions.links import promotion_link
+from promotions.logcontext import log_context
 from promotions.matrix.snapshot import inherited_version, too_big
 from promotions.models import Pin, Promotion, PromotionItem
 from promotions.queue import task_send
@@ -63,6 +64,14 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
     if not _claim(promotion_id, claim):
         return Promotion.objects.get(pk=promotion_id)
     promotion = Promotion.objects.select_related("requested_by").get(pk=promotion_id)
+    applications = ",".join(promotion.items.values_list("application", flat=True))
+    with log_context(promotion_id=promotion.pk, application=applications, stage=promotion.to_stage):
+        _execute(promotion, claim)
+        log.info("promotion %s: %s", promotion.pk, promotion.state)
+    return promotion
+
+
+def _execute(promotion: Promotion, claim: str) -> None:
     try:
         catalog = catalog_get(settings.GITOPS_PORTAL_CONFIG)
         with branch_lock(promotion.repository, promotion.branch, timeout=lock_wait()):
@@ -76,16 +85,15 @@ def promotion_execute(*, promotion_id: int) -> Promotion:
         reason = str(exc) or "the task ran out of time"
         if promotion.attempts >= settings.GITOPS_PORTAL_MAX_ATTEMPTS:
             _fail(promotion, claim, f"gave up after {promotion.attempts} attempts: {reason}")
-            return promotion
+            return
         transition(promotion, State.QUEUED, expect=[State.PREPARING], claim=claim, actor=ACTOR,
                    message=f"will retry: {reason}", error=reason)  # fmt: skip
         raise TransientError(reason) from None
     except PortalError as exc:
         _fail(promotion, claim, str(exc))
     except Exception:
-        log.exception("promotion %s failed unexpectedly", promotion_id)
+        log.exception("promotion %s failed unexpectedly", promotion.pk)
         _fail(promotion, claim, "internal error while applying the promotion; the portal's logs have the details")
-    return promotion
 
 
 def lock_wait() -> float:
