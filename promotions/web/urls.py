@@ -20,6 +20,7 @@ from promotions.web.views.insights import insights_page
 urlpatterns = [
     path("", matrix.dashboard, name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # Browsers ask for /favicon.ico whatever the page links: the SVG the pages link.
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}portal/favicon.svg", permanent=False)),
     path("metrics", metrics.metrics, name="metrics"),
