@@ -107,6 +107,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz first: probes come on the pod's address, over plain HTTP.
+    "promotions.web.middleware.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Pages and API documents compress ~20x (the dashboard's rows repeat). BREACH: the CSRF token
     # Django puts in pages is masked anew on every response, and no other secret is reflected.
@@ -240,7 +242,11 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = ensure_writable_dir("GITOPS_PORTAL_DATA_DIR", DATA_DIR / "static")
+# Where collectstatic puts the files whitenoise serves: the image collects them at build into
+# /app/staticfiles (GITOPS_PORTAL_STATIC_ROOT), apart from the data dir, which may be an empty volume.
+STATIC_ROOT = env_path("GITOPS_PORTAL_STATIC_ROOT", DATA_DIR / "static")
+if not STATIC_ROOT.exists():  # whitenoise warns about a missing folder; the image's is read-only and present
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

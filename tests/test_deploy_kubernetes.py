@@ -198,9 +198,7 @@ def test_web_is_ready_on_readyz_and_alive_on_healthz(objects):
     )
     for probe in (web["readinessProbe"], web["livenessProbe"]):
         assert probe["httpGet"]["port"] == "http"
-        assert {"name": "Host", "value": "localhost"} in probe["httpGet"]["httpHeaders"]
-    hosts = of_kind(objects, "ConfigMap")["gitops-portal-config"]["data"]["ALLOWED_HOSTS"].split(",")
-    assert "localhost" in hosts
+        assert "httpHeaders" not in probe["httpGet"]  # the portal answers probes before any host check
 
 
 def test_web_and_worker_start_only_once_the_job_has_migrated(objects):
@@ -300,10 +298,10 @@ def test_docker_compose_and_the_image_run_what_the_manifests_run():
 
     for name in ("worker", "beat", "migrate"):
         assert compose[name]["command"] == manifest(name), name
-    assert compose["web"]["command"][2].replace("$$", "$") == manifest("web")
+    assert " ".join(compose["web"]["command"]) == manifest("web")
     for name in ("web", "worker", "beat"):
         assert compose[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     (cmd,) = re.findall(r"^CMD (.*)$", dockerfile, re.MULTILINE)
-    assert yaml.safe_load(cmd)[2] == manifest("web")
+    assert " ".join(yaml.safe_load(cmd)) == manifest("web")
     assert re.search(r"^HEALTHCHECK .*\n.*urllib.*/healthz", dockerfile, re.MULTILINE)

@@ -45,3 +45,13 @@ def test_it_answers_only_get(client, db):
 def test_the_liveness_check_stays_plain_text(client, db):
     response = client.get(reverse("healthz"))
     assert (response.status_code, response["Content-Type"], response.content) == (200, "text/plain", b"ok\n")
+
+
+def test_probes_on_the_pods_own_address_are_answered_before_host_checks_and_redirects(client, db, settings):
+    settings.ALLOWED_HOSTS = ["portal.acme.example"]
+    settings.SECURE_SSL_REDIRECT = True
+    probe = {"HTTP_HOST": "10.42.0.17:8000"}  # what a kubelet sends: the pod's IP, plain HTTP
+    assert client.get("/healthz", **probe).status_code == 200
+    assert client.get("/readyz", **probe).json() == {"ready": True}
+    assert client.get("/", **probe).status_code == 400  # everything else still checks the host
+    assert client.post("/healthz", **probe).status_code == 400  # and only GET/HEAD probes skip it

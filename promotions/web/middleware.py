@@ -48,3 +48,21 @@ class AuditContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class HealthMiddleware:
+    """Answers the health checks before anything else looks at the request: a kubelet or a load
+    balancer probes the pod's own address over plain HTTP, which host validation (ALLOWED_HOSTS) and
+    the HTTPS redirect would refuse. Nothing else is served this way, and the checks read nothing
+    from the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from promotions.web.views.health import PROBES
+
+        probe = PROBES.get(request.path)
+        if probe is not None and request.method in ("GET", "HEAD"):
+            return probe(request)
+        return self.get_response(request)
