@@ -14,6 +14,6 @@ from sandbox.gitea.api import Served
 from sandbox.gitea.faults import Fault
 from sandbox.gitea.standin import GiteaStandIn, PullSnapshot
 from sandbox.gitea.webhooks import DEFAULT_EVENTS, signature
-from sandbox.github.webhooks import Delivery
+from sandbox.hosting.webhooks import Delivery
 
 __all__ = ["DEFAULT_EVENTS", "Delivery", "Fault", "GiteaStandIn", "PullSnapshot", "Served", "signature"]

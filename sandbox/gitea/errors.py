@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.hosting.errors import HostError
+
 NOT_FOUND = "The target couldn't be found."
 
 
-class ApiError(Exception):
+class ApiError(HostError):
     """An error answer: HTTP status, Gitea's message, and any extra body fields."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:

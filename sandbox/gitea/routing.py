@@ -11,13 +11,16 @@ joined by a bare comma.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 from sandbox.gitea.errors import ApiError, binding_error, not_found
+from sandbox.hosting import routing
+from sandbox.hosting.routing import Reply, int_or
+from sandbox.hosting.routing import route as route  # the handler modules declare their routes with it
 
 if TYPE_CHECKING:
     from sandbox.gitea.store import Backend
@@ -53,73 +56,34 @@ class Urls:
 
 
 @dataclass
-class Request:
+class Request(routing.Request):
     """One authenticated API call, the `/api/v1` prefix already stripped from `path`."""
 
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
     login: str
     urls: Urls
     params: dict[str, str] = field(default_factory=dict)
 
-    def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object; anything else fails binding like Gitea (422)."""
-        if self.body is None:
-            return {}
-        if not isinstance(self.body, dict):
-            raise binding_error("", "DeserializationError")
-        return self.body
-
-
-@dataclass
-class Reply:
-    """What a handler answers: status, JSON-able body (None means no body) and extra headers."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    def not_an_object(self) -> ApiError:
+        # A JSON body that is not an object: a binding failure like Gitea's (422).
+        return binding_error("", "DeserializationError")
 
 
 Handler = Callable[["Backend", Request], Reply]
+Route = routing.Route[Handler]
 
 
-@dataclass(frozen=True)
-class Route:
-    """A method plus a full-match path pattern with named groups, and its handler."""
-
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-
-
-def route(method: str, pattern: str, handler: Handler) -> Route:
-    """Declare a route; `{name}` matches one path segment, `{name*}` the rest (branch names hold "/")."""
-    regex = re.sub(r"\{(\w+)\*\}", r"(?P<\1>.+)", pattern)
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-    return Route(method, re.compile(regex), handler)
-
-
-def resolve(routes: Sequence[Route], method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """The first handler for `method path` (routes are ordered like chi's: literal segments first)."""
-    path_matched = False
-    for candidate in routes:
-        match = candidate.pattern.fullmatch(path)
-        if match is None:
-            continue
-        path_matched = True
-        if candidate.method == method:
-            return candidate.handler, {key: unquote(value) for key, value in match.groupdict().items()}
-    if path_matched:
-        raise ApiError(405, "Method Not Allowed")
-    raise not_found()
+def route_table(*groups: Iterable[Route]) -> routing.RouteTable[Route]:
+    """Gitea's routes, in chi's order (literal segments first): its 404 for no such path, 405 for a wrong method."""
+    return routing.RouteTable(
+        chain(*groups), not_found=not_found, not_allowed=lambda: ApiError(405, "Method Not Allowed")
+    )
 
 
 def page_and_limit(req: Request) -> tuple[int, int]:
     """Gitea's `GetListOptions`: page < 1 is 1, limit < 1 is the default, limit is capped."""
-    page = max(_int(req.query.get("page"), 1), 1)
-    limit = _int(req.query.get("limit"), 0)
+    # Gitea's ctx.FormInt: anything unparsable reads as 0, i.e. "not given".
+    page = max(int_or(req.query.get("page"), 1), 1)
+    limit = int_or(req.query.get("limit"), 0)
     return page, DEFAULT_LIMIT if limit <= 0 else min(limit, MAX_LIMIT)
 
 
@@ -148,11 +112,3 @@ def _page_url(req: Request, page: int) -> str:
     # Go's url.Values.Encode sorts the keys.
     query = {**req.query, "page": str(page)}
     return f"{req.urls.api}{req.path}?{urlencode(sorted(query.items()))}"
-
-
-def _int(value: str | None, default: int) -> int:
-    # Gitea's ctx.FormInt: anything unparsable reads as 0, i.e. "not given".
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default

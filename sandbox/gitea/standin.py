@@ -11,20 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from sandbox.faultbook import FaultBook
 from sandbox.gitea import events, faults
-from sandbox.gitea.api import Api, Served
-from sandbox.gitea.faults import Fault, FaultBook
+from sandbox.gitea.api import Api
+from sandbox.gitea.faults import Fault
 from sandbox.gitea.pr_state import refresh
 from sandbox.gitea.repos import add_status
 from sandbox.gitea.routing import PREFIX, Urls
 from sandbox.gitea.server import StandInServer
 from sandbox.gitea.store import FLAVOURS, Backend, Protection, PullRequest, Repository, Store
-from sandbox.gitea.webhooks import DEFAULT_EVENTS, GiteaDispatcher, subscribe
+from sandbox.gitea.webhooks import DEFAULT_EVENTS, GiteaDispatcher
 from sandbox.github import git
-from sandbox.github.webhooks import Delivery
-from sandbox.httpserver import Serving
+from sandbox.hosting.standin import HostStandIn
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,18 @@ class PullSnapshot:
     reviews: list[tuple[int, str, str, str, str]]
 
 
-class GiteaStandIn(Serving):
+class GiteaStandIn(HostStandIn[Fault]):
     """A Gitea (or Forgejo) REST API v1 on 127.0.0.1 backed by bare git repositories under `root/<owner>/<name>.git`.
 
     `url` is the server root, `api_url` the REST base (`url + "/api/v1"`). `tokens` maps
-    token → username; tokens in `read_only_tokens` carry read scopes only.
+    token → username; tokens in `read_only_tokens` carry read scopes only. Lifecycle, faults,
+    the request log and deliveries are `HostStandIn`'s; a delivery's `event` is the precise
+    event type (`X-Gitea-Event-Type`), e.g. "pull_request_review_approved".
     """
+
+    server = StandInServer
+    api: Api
+    thread_name = "gitea-standin"
 
     def __init__(
         self,
@@ -68,26 +73,13 @@ class GiteaStandIn(Serving):
         self.host, self.port = host, port
         self.store = Store()
         self.hooks = GiteaDispatcher(flavour)
-        self.faults = FaultBook()
+        self.faults: FaultBook[Fault] = FaultBook()
         self.backend = Backend(self.store, self.hooks, flavour)
         self.api = Api(self.backend, self.faults, {}, set(read_only_tokens))
         for token, username in (tokens or {}).items():
             self.add_token(token, username, read_only=token in self.api.read_only)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> GiteaStandIn:
-        """Serve in a background thread (on a free port unless one was given); idempotent."""
-        if not self.serving:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._serve(StandInServer((self.host, self.port), self.api), "gitea-standin")
-            self.hooks.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and delivering; idempotent."""
-        self._unserve()
-        self.hooks.stop()
+    # -- the API and tokens ----------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
@@ -179,62 +171,15 @@ class GiteaStandIn(Serving):
     def _urls(self) -> Urls:
         return Urls.for_host(f"{self.host}:{self.port}")
 
-    # -- faults and the request log ------------------------------------------------------------
-
-    def inject(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        times: int | None = 1,
-        when: str = "before",
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-    ) -> Fault:
-        """Answer `status` to `times` requests matching `method` and the regex `path` (searched in the
-        path without `/api/v1` or query); `when="after"` does the work first. Returns the live Fault."""
-        return self.faults.add(Fault(method, path, status, times, when, dict(headers or {}), body))
-
-    def fail_once(self, method: str, path: str, status: int = 502, *, when: str = "after") -> Fault:
-        """One failure, after the work by default (the case that tests idempotency)."""
-        return self.inject(method, path, status, times=1, when=when)
+    # -- rate limits and webhooks ---------------------------------------------------------------
 
     def rate_limit_once(self, method: str, path: str, *, retry_after: int = 1) -> Fault:
         """One 429 Too Many Requests with `Retry-After`, before the work."""
         return self.faults.add(faults.rate_limit(method, path, retry_after))
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    @property
-    def requests(self) -> list[Served]:
-        """Every API request answered, as (method, path, status); path has no `/api/v1` and no query."""
-        return self.api.served()
-
-    def clear_requests(self) -> None:
-        self.api.clear_served()
-
-    # -- webhooks ----------------------------------------------------------------------------
-
     def add_webhook(self, url: str, secret: str, events: Iterable[str] = DEFAULT_EVENTS) -> int:
         """Subscribe `url` to event types or events ("*" for all), signed with `secret`; returns the hook id."""
-        return subscribe(self.hooks, url, secret, events).id
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Every delivery attempted so far (a delivery still queued is not listed yet).
-
-        A delivery's `event` is the precise event type (`X-Gitea-Event-Type`), e.g. "pull_request_review_approved".
-        """
-        return self.hooks.deliveries()
-
-    def wait_for_deliveries(self, count: int | None = None, timeout: float = 5.0) -> list[Delivery]:
-        """Wait until every queued delivery was attempted (and at least `count` exist); returns them all."""
-        return self.hooks.wait(count, timeout)
-
-    def redeliver(self, delivery_id: str) -> None:
-        """Re-send a delivery: same body, same headers, same delivery id (queued like any other)."""
-        self.hooks.redeliver(delivery_id)
+        return self.hooks.subscribe(url, secret, events).id
 
 
 def _snapshot(repo: Repository, pr: PullRequest) -> PullSnapshot:

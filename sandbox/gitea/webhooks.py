@@ -1,4 +1,4 @@
-"""Gitea-signed webhook delivery, on the GitHub stand-in's dispatcher (queue, worker thread, record, redeliver).
+"""Gitea-signed webhook delivery, on the shared dispatcher (`sandbox.hosting.webhooks`: queue, worker, redeliver).
 
 Headers follow `services/webhook/deliver.go`: `X-Gitea-Event` is the coarse event name,
 `X-Gitea-Event-Type` the precise one (a review approval is event `pull_request_approved`,
@@ -11,12 +11,9 @@ same values. A redelivery re-sends the very same body and headers, delivery id i
 from __future__ import annotations
 
 import hmac
-import json
-import uuid
 from collections.abc import Iterable
-from typing import Any
 
-from sandbox.github.webhooks import Delivery, Dispatcher, Webhook
+from sandbox.hosting.webhooks import Dispatcher, Webhook
 
 # The event type (X-Gitea-Event-Type) → the event (X-Gitea-Event), from webhook_module.HookEventType.Event().
 EVENTS = {
@@ -40,32 +37,29 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class GiteaDispatcher(Dispatcher):
-    """The GitHub dispatcher with Gitea's (or Forgejo's) headers; hooks subscribe by event type or event."""
+    """The shared dispatcher with Gitea's (or Forgejo's) headers; hooks subscribe by event type or event."""
+
+    thread_name = "gitea-standin-webhooks"
 
     def __init__(self, flavour: str = "gitea", timeout: float = 5.0) -> None:
         super().__init__(timeout)
         self.flavour = flavour
 
-    def wants(self, event: str) -> bool:
-        """Whether any subscription wants the event type `event` (or its coarse event)."""
-        with self._cond:
-            return any(_wants(hook, event) for hook in self._hooks)
+    def subscribe(self, url: str, secret: str, events: Iterable[str]) -> Webhook:
+        """Add a subscription after checking its event names (event types, events, or "*")."""
+        events = tuple(events)
+        known = {*EVENTS, *EVENTS.values(), "*"}
+        unknown = [event for event in events if event not in known]
+        if unknown:
+            raise ValueError(f"unknown webhook events {unknown}; known: {sorted(known)}")
+        return super().subscribe(url, secret, events)
 
-    def emit(self, event: str, payload: dict[str, Any]) -> None:
-        """Queue `payload` (event type `event`) for every subscription that wants it."""
-        body = json.dumps(payload).encode()
-        with self._cond:
-            hooks = [hook for hook in self._hooks if _wants(hook, event)]
-        for hook in hooks:
-            delivery_id = str(uuid.uuid4())
-            headers = headers_for(self.flavour, hook.secret, event, delivery_id, body)
-            self._enqueue(
-                Delivery(delivery_id, hook.id, event, payload.get("action"), hook.url, payload, body, headers)
-            )
+    def hook_wants(self, hook: Webhook, event: str) -> bool:
+        """Whether `hook` wants the event type `event` (or its coarse event)."""
+        return hook.wants(event) or hook.wants(EVENTS[event])
 
-
-def _wants(hook: Webhook, event_type: str) -> bool:
-    return hook.wants(event_type) or hook.wants(EVENTS[event_type])
+    def headers(self, hook: Webhook, event: str, delivery_id: str, body: bytes) -> dict[str, str]:
+        return headers_for(self.flavour, hook.secret, event, delivery_id, body)
 
 
 def headers_for(flavour: str, secret: str, event_type: str, delivery_id: str, body: bytes) -> dict[str, str]:
@@ -83,13 +77,3 @@ def headers_for(flavour: str, secret: str, event_type: str, delivery_id: str, bo
     headers["X-Hub-Signature-256"] = f"sha256={signed}"
     headers.update({"X-GitHub-Delivery": delivery_id, "X-GitHub-Event": event, "X-GitHub-Event-Type": event_type})
     return headers
-
-
-def subscribe(dispatcher: GiteaDispatcher, url: str, secret: str, events: Iterable[str]) -> Webhook:
-    """Add a subscription after checking its event names (event types, events, or "*")."""
-    events = tuple(events)
-    known = {*EVENTS, *EVENTS.values(), "*"}
-    unknown = [event for event in events if event not in known]
-    if unknown:
-        raise ValueError(f"unknown webhook events {unknown}; known: {sorted(known)}")
-    return dispatcher.subscribe(url, secret, events)

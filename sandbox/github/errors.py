@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.hosting.errors import HostError
+
 DOCS = "https://docs.github.com/rest"
 
 
-class ApiError(Exception):
+class ApiError(HostError):
     """An error answer: HTTP status plus a JSON body shaped like GitHub's."""
 
     def __init__(self, status: int, message: str, *, errors: list[Any] | None = None, docs: str = DOCS) -> None:

@@ -8,13 +8,16 @@ can follow.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
-from sandbox.github.errors import ApiError
+from sandbox.github.errors import ApiError, not_found
+from sandbox.hosting import routing
+from sandbox.hosting.routing import Reply, int_or
+from sandbox.hosting.routing import route as route  # the handler modules declare their routes with it
 
 if TYPE_CHECKING:
     from sandbox.github.store import Backend
@@ -42,73 +45,34 @@ class Urls:
 
 
 @dataclass
-class Request:
+class Request(routing.Request):
     """One authenticated API call, the prefix already stripped from `path`."""
 
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
     login: str
     urls: Urls
     params: dict[str, str] = field(default_factory=dict)
 
-    def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object, or GitHub's 400 for anything else."""
-        if self.body is None:
-            return {}
-        if not isinstance(self.body, dict):
-            raise ApiError(400, "Problems parsing JSON")
-        return self.body
-
-
-@dataclass
-class Reply:
-    """What a handler answers: status, JSON-able body (None means no body) and extra headers."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    def not_an_object(self) -> ApiError:
+        # A JSON body that is not an object: GitHub's 400.
+        return ApiError(400, "Problems parsing JSON")
 
 
 Handler = Callable[["Backend", Request], Reply]
+Route = routing.Route[Handler]
 
 
-@dataclass(frozen=True)
-class Route:
-    """A method plus a full-match path pattern with named groups, and its handler."""
-
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-
-
-def route(method: str, pattern: str, handler: Handler) -> Route:
-    """Declare a route; `{name}` matches one path segment, `{name*}` the rest (branch names hold "/")."""
-    regex = re.sub(r"\{(\w+)\*\}", r"(?P<\1>.+)", pattern)
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-    return Route(method, re.compile(regex), handler)
-
-
-def resolve(routes: Sequence[Route], method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """Find the first handler for `method path`; 404 when no path matches, 405 for a wrong method."""
-    path_matched = False
-    for candidate in routes:
-        match = candidate.pattern.fullmatch(path)
-        if match is None:
-            continue
-        path_matched = True
-        if candidate.method == method:
-            return candidate.handler, {key: unquote(value) for key, value in match.groupdict().items()}
-    if path_matched:
-        raise ApiError(405, "Method Not Allowed")
-    raise ApiError(404, "Not Found")
+def route_table(*groups: Iterable[Route]) -> routing.RouteTable[Route]:
+    """GitHub's routes, answering 404 "Not Found" for an unknown path and 405 for a wrong method."""
+    return routing.RouteTable(
+        chain(*groups), not_found=not_found, not_allowed=lambda: ApiError(405, "Method Not Allowed")
+    )
 
 
 def paginate(req: Request, items: Sequence[Any]) -> Reply:
-    """One page of `items` per `page`/`per_page`, with an RFC 5988 `Link` header like GitHub's."""
-    per_page = min(max(_int(req.query.get("per_page"), DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
-    page = max(_int(req.query.get("page"), 1), 1)
+    """One page of `items` per `page`/`per_page`, with an RFC 5988 `Link` header like GitHub's
+    (a malformed page/per_page is ignored, not refused)."""
+    per_page = min(max(int_or(req.query.get("per_page"), DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
+    page = max(int_or(req.query.get("page"), 1), 1)
     last = max(math.ceil(len(items) / per_page), 1)
     chunk = list(items[(page - 1) * per_page : page * per_page])
     rels: list[tuple[str, int]] = []
@@ -124,11 +88,3 @@ def _page_url(req: Request, page: int) -> str:
     query = {key: value for key, value in req.query.items() if key != "page"}
     query["page"] = str(page)
     return f"{req.urls.api}{req.path}?{urlencode(query)}"
-
-
-def _int(value: str | None, default: int) -> int:
-    # GitHub ignores a malformed page/per_page rather than rejecting the call.
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default

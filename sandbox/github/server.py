@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from sandbox.github.api import Api
-from sandbox.httpserver import Handler, Server
+from sandbox.hosting.server import ApiHandler
+from sandbox.httpserver import Server
 
 
-class _Handler(Handler):
+class _Handler(ApiHandler):
     server_version = "GitHub.com"
     json_type = "application/json; charset=utf-8"
-    none_is_empty = True
-    server: Server[Api]
-
-    def answer(self) -> None:
-        # Always read the whole body, even when answering a fault: keep-alive depends on it.
-        raw = self.read_body()
-        reply = self.server.api.handle(self.command, self.path, self.headers.get("Authorization"), raw, self.host)
-        self.send_reply(reply.status, reply.headers, reply.body)
 
 
 class StandInServer(Server[Api]):

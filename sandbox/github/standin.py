@@ -9,22 +9,27 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
+from sandbox.faultbook import FaultBook
 from sandbox.github import faults, git
-from sandbox.github.api import Api, Served
-from sandbox.github.faults import Fault, FaultBook
+from sandbox.github.api import Api
+from sandbox.github.faults import Fault
 from sandbox.github.server import StandInServer
 from sandbox.github.store import Backend, PullRequest, Store
-from sandbox.github.webhooks import DEFAULT_EVENTS, Delivery, Dispatcher
-from sandbox.httpserver import Serving
+from sandbox.github.webhooks import DEFAULT_EVENTS, Dispatcher
+from sandbox.hosting.standin import HostStandIn
 
 
-class GitHubStandIn(Serving):
+class GitHubStandIn(HostStandIn[Fault]):
     """A GitHub REST API on 127.0.0.1 backed by bare git repositories under `root/<owner>/<name>.git`.
 
     `url` is the server root (where `/_sandbox/…` lives), `api_url` the REST base URL.
+    Lifecycle, faults, the request log and deliveries are `HostStandIn`'s.
     """
+
+    server = StandInServer
+    api: Api
+    thread_name = "github-standin"
 
     def __init__(
         self,
@@ -40,23 +45,10 @@ class GitHubStandIn(Serving):
         self.prefix = prefix.rstrip("/")
         self.store = Store()
         self.hooks = Dispatcher()
-        self.faults = FaultBook()
+        self.faults: FaultBook[Fault] = FaultBook()
         self.api = Api(Backend(self.store, self.hooks), self.faults, dict(tokens or {}), self.prefix)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> GitHubStandIn:
-        """Serve in a background thread (on a free port unless one was given); idempotent."""
-        if not self.serving:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._serve(StandInServer((self.host, self.port), self.api), "github-standin")
-            self.hooks.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and delivering; idempotent."""
-        self._unserve()
-        self.hooks.stop()
+    # -- the API and tokens ----------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
@@ -105,25 +97,7 @@ class GitHubStandIn(Serving):
         with self.store.lock:
             return [copy.deepcopy(pr) for _, pr in sorted(self.store.repo(owner, name).pulls.items())]
 
-    # -- faults and the request log ------------------------------------------------------------
-
-    def inject(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        times: int | None = 1,
-        when: str = "before",
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-    ) -> Fault:
-        """Answer `status` to `times` requests matching `method` and the regex `path` (searched in the
-        path without prefix or query); `when="after"` does the work first. Returns the live Fault."""
-        return self.faults.add(Fault(method, path, status, times, when, dict(headers or {}), body))
-
-    def fail_once(self, method: str, path: str, status: int = 502, *, when: str = "after") -> Fault:
-        """One failure, after the work by default (the case that tests idempotency)."""
-        return self.inject(method, path, status, times=1, when=when)
+    # -- rate limits and webhooks ---------------------------------------------------------------
 
     def rate_limit_once(self, method: str, path: str, *, retry_after: int = 1) -> Fault:
         """One primary rate-limit 403 with `Retry-After` (PyGithub's GithubRetry sleeps and retries)."""
@@ -133,32 +107,6 @@ class GitHubStandIn(Serving):
         """One secondary rate-limit 403 (GithubRetry waits `secondary_rate_wait` unless `retry_after`)."""
         return self.faults.add(faults.secondary_rate_limit(method, path, retry_after))
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    @property
-    def requests(self) -> list[Served]:
-        """Every API request answered, as (method, path, status); path has no prefix and no query."""
-        return self.api.served()
-
-    def clear_requests(self) -> None:
-        self.api.clear_served()
-
-    # -- webhooks ----------------------------------------------------------------------------
-
     def add_webhook(self, url: str, secret: str, events: Iterable[str] = DEFAULT_EVENTS) -> int:
         """Subscribe `url` to `events` ("*" for all), signed with `secret`; returns the hook id."""
         return self.hooks.subscribe(url, secret, events).id
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Every delivery attempted so far (a delivery still queued is not listed yet)."""
-        return self.hooks.deliveries()
-
-    def wait_for_deliveries(self, count: int | None = None, timeout: float = 5.0) -> list[Delivery]:
-        """Wait until every queued delivery was attempted (and at least `count` exist); returns them all."""
-        return self.hooks.wait(count, timeout)
-
-    def redeliver(self, delivery_id: str) -> None:
-        """Re-send a delivery: same body, same `X-GitHub-Delivery` id (queued like any other)."""
-        self.hooks.redeliver(delivery_id)

@@ -1,57 +1,21 @@
-"""Webhook subscriptions and delivery: signed POSTs from a background thread, recorded.
+"""GitHub's webhooks: its event names, `X-GitHub-*` headers and HMAC signatures.
 
-API handlers only enqueue (`emit`); one worker thread sends, in order, so a slow or dead
-receiver never delays an API response. A redelivery re-sends the very same body under
-the same `X-GitHub-Delivery` id, as GitHub's "Redeliver" button does.
+Subscriptions, the delivery queue and redelivery are `sandbox.hosting.webhooks`'. A
+redelivery re-sends the very same body under the same `X-GitHub-Delivery` id, as
+GitHub's "Redeliver" button does.
 """
 
 from __future__ import annotations
 
 import hmac
-import http.client
-import itertools
-import json
-import queue
-import threading
-import time
-import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from sandbox.hosting import webhooks
+from sandbox.hosting.webhooks import Delivery, Webhook
 
 DEFAULT_EVENTS = ("pull_request", "pull_request_review", "push", "issue_comment")
 USER_AGENT = "GitHub-Hookshot/sandbox"
 
-
-@dataclass(frozen=True)
-class Webhook:
-    """A repository-wide subscription: `url`, HMAC `secret`, and the events it wants ("*" = all)."""
-
-    id: int
-    url: str
-    secret: str
-    events: tuple[str, ...]
-
-    def wants(self, event: str) -> bool:
-        return "*" in self.events or event in self.events
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One attempt to deliver an event; `status` is what the receiver answered (None: unreachable)."""
-
-    id: str
-    hook_id: int
-    event: str
-    action: str | None
-    url: str
-    payload: dict[str, Any]
-    body: bytes = field(repr=False)
-    headers: dict[str, str] = field(repr=False)
-    redelivery: bool = False
-    status: int | None = None
-    error: str | None = None
+__all__ = ["DEFAULT_EVENTS", "Delivery", "Dispatcher", "Webhook", "signature"]
 
 
 def signature(secret: str, body: bytes, digest: str = "sha256") -> str:
@@ -59,124 +23,21 @@ def signature(secret: str, body: bytes, digest: str = "sha256") -> str:
     return f"{digest}=" + hmac.new(secret.encode(), body, digest).hexdigest()
 
 
-class Dispatcher:
-    """Holds the subscriptions, queues deliveries and sends them from one worker thread."""
+class Dispatcher(webhooks.Dispatcher):
+    """Deliveries signed with `X-Hub-Signature(-256)`; a hook's `id` is GitHub's hook id."""
 
-    def __init__(self, timeout: float = 5.0) -> None:
-        self.timeout = timeout
-        self._cond = threading.Condition()
-        self._hooks: list[Webhook] = []
-        self._done: list[Delivery] = []
-        self._pending = 0
-        self._queue: queue.Queue[Delivery | None] = queue.Queue()
-        self._ids = itertools.count(1)
-        self._thread: threading.Thread | None = None
+    thread_name = "github-standin-webhooks"
 
-    def subscribe(self, url: str, secret: str, events: Iterable[str] = DEFAULT_EVENTS) -> Webhook:
-        """Add a subscription; returns it (its `id` is GitHub's hook id)."""
-        with self._cond:
-            hook = Webhook(next(self._ids), url, secret, tuple(events))
-            self._hooks.append(hook)
-            return hook
-
-    def wants(self, event: str) -> bool:
-        """Whether any subscription wants `event` (lets callers skip building a payload)."""
-        with self._cond:
-            return any(hook.wants(event) for hook in self._hooks)
-
-    def emit(self, event: str, payload: dict[str, Any]) -> None:
-        """Queue `payload` for every subscription that wants `event`."""
-        body = json.dumps(payload).encode()
-        with self._cond:
-            hooks = [hook for hook in self._hooks if hook.wants(event)]
-        for hook in hooks:
-            delivery_id = str(uuid.uuid4())
-            headers = _headers(hook, event, delivery_id, body)
-            self._enqueue(
-                Delivery(delivery_id, hook.id, event, payload.get("action"), hook.url, payload, body, headers)
-            )
-
-    def redeliver(self, delivery_id: str) -> None:
-        """Send a recorded delivery again: same body, same delivery id, same signature."""
-        with self._cond:
-            found = next((d for d in self._done if d.id == delivery_id), None)
-        if found is None:
-            raise KeyError(f"no delivery {delivery_id}")
-        self._enqueue(replace(found, redelivery=True, status=None, error=None))
-
-    def deliveries(self) -> list[Delivery]:
-        """Every attempted delivery so far, in the order they were sent."""
-        with self._cond:
-            return list(self._done)
-
-    def wait(self, count: int | None = None, timeout: float = 5.0) -> list[Delivery]:
-        """Block until the queue is drained (and at least `count` were attempted); TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending or (count is not None and len(self._done) < count):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{len(self._done)} deliveries attempted, {self._pending} still queued")
-                self._cond.wait(left)
-            return list(self._done)
-
-    def start(self) -> None:
-        """Start the worker thread (idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="github-standin-webhooks", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the worker after what is already queued (idempotent)."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=self.timeout + 1)
-            self._thread = None
-
-    def _enqueue(self, delivery: Delivery) -> None:
-        with self._cond:
-            self._pending += 1
-        self._queue.put(delivery)
-
-    def _run(self) -> None:
-        while (delivery := self._queue.get()) is not None:
-            try:
-                attempted = self._send(delivery)
-            except Exception as error:  # a bad URL must not kill the worker and hang wait()
-                attempted = replace(delivery, error=repr(error))
-            with self._cond:
-                self._done.append(attempted)
-                self._pending -= 1
-                self._cond.notify_all()
-
-    def _send(self, delivery: Delivery) -> Delivery:
-        # http.client, not urllib.request: urllib would re-case "X-GitHub-Event" as "X-github-event".
-        url = urlsplit(delivery.url)
-        connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-        connection = connection_class(url.netloc, timeout=self.timeout)
-        try:
-            connection.request(
-                "POST", urlunsplit(("", "", url.path or "/", url.query, "")), delivery.body, delivery.headers
-            )
-            response = connection.getresponse()
-            response.read()
-            return replace(delivery, status=response.status)
-        except OSError as error:  # refused, timed out, unresolvable: GitHub records these as failed
-            return replace(delivery, error=str(error))
-        finally:
-            connection.close()
-
-
-def _headers(hook: Webhook, event: str, delivery_id: str, body: bytes) -> dict[str, str]:
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery_id,
-        "X-GitHub-Hook-ID": str(hook.id),
-        "X-GitHub-Hook-Installation-Target-Type": "repository",
-    }
-    if hook.secret:
-        headers["X-Hub-Signature"] = signature(hook.secret, body, "sha1")
-        headers["X-Hub-Signature-256"] = signature(hook.secret, body)
-    return headers
+    def headers(self, hook: Webhook, event: str, delivery_id: str, body: bytes) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id,
+            "X-GitHub-Hook-ID": str(hook.id),
+            "X-GitHub-Hook-Installation-Target-Type": "repository",
+        }
+        if hook.secret:
+            headers["X-Hub-Signature"] = signature(hook.secret, body, "sha1")
+            headers["X-Hub-Signature-256"] = signature(hook.secret, body)
+        return headers

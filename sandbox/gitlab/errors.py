@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.hosting.errors import HostError
 
-class ApiError(Exception):
+
+class ApiError(HostError):
     """An error answer: HTTP status plus GitLab's JSON body."""
 
     def __init__(self, status: int, message: Any, *, key: str = "message") -> None:

@@ -8,13 +8,15 @@ python-gitlab's "base URL differs" warning stays quiet).
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
-from sandbox.gitlab.errors import ApiError
+from sandbox.gitlab.errors import ApiError, not_allowed
+from sandbox.hosting import routing
+from sandbox.hosting.routing import Reply, int_or
 
 if TYPE_CHECKING:
     from sandbox.gitlab.store import Backend, User
@@ -43,13 +45,9 @@ class Urls:
 
 
 @dataclass
-class Request:
+class Request(routing.Request):
     """One authenticated API call, /api/v4 already stripped from `path` (which stays URL-encoded)."""
 
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
     user: User
     urls: Urls
     params: dict[str, str] = field(default_factory=dict)
@@ -60,54 +58,34 @@ class Request:
         return {**self.query, **body}
 
 
-@dataclass
-class Reply:
-    """What a handler answers: status, JSON-able body (None: no body, a str: text) and extra headers."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 Handler = Callable[["Backend", Request], Reply]
 
 
 @dataclass(frozen=True)
-class Route:
-    """A method plus a full-match path pattern with named groups, its handler, and the status that
-    refuses a token without write rights (403, but 401 for accepting a merge request, as GitLab answers)."""
+class Route(routing.Route[Handler]):
+    """A route plus the status that refuses a token without write rights (403, but 401 for accepting
+    a merge request, as GitLab answers)."""
 
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
     refused: int = 403
 
 
 def route(method: str, pattern: str, handler: Handler, *, refused: int = 403) -> Route:
     """Declare a route; `{name}` matches one path segment (GitLab wants "/" in ids encoded as %2F)."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-    return Route(method, re.compile(regex), handler, refused)
+    return Route(method, routing.path_pattern(pattern), handler, refused)
 
 
-def resolve(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[str, str]]:
-    """The route for `method path` and its decoded parameters; 404 for no path, 405 for a wrong method."""
-    path_matched = False
-    for candidate in routes:
-        match = candidate.pattern.fullmatch(path)
-        if match is None:
-            continue
-        path_matched = True
-        if candidate.method == method:
-            return candidate, {key: unquote(value) for key, value in match.groupdict().items()}
-    if path_matched:
-        raise ApiError(405, "405 Method Not Allowed")
-    raise ApiError(404, "404 Not Found", key="error")
+def route_table(*groups: Iterable[Route]) -> routing.RouteTable[Route]:
+    """GitLab's routes: `{"error": "404 Not Found"}` for an unknown path, 405 for a wrong method."""
+    return routing.RouteTable(
+        chain(*groups), not_found=lambda: ApiError(404, "404 Not Found", key="error"), not_allowed=not_allowed
+    )
 
 
 def paginate(req: Request, items: Sequence[Any]) -> Reply:
-    """One page of `items` per `page`/`per_page`, with GitLab's `X-*` headers and an RFC 5988 `Link`."""
-    per_page = min(max(_int(req.query.get("per_page"), DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
-    page = max(_int(req.query.get("page"), 1), 1)
+    """One page of `items` per `page`/`per_page`, with GitLab's `X-*` headers and an RFC 5988 `Link`
+    (a malformed page/per_page falls back to the default rather than being refused)."""
+    per_page = min(max(int_or(req.query.get("per_page"), DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
+    page = max(int_or(req.query.get("page"), 1), 1)
     pages = max(math.ceil(len(items) / per_page), 1)
     chunk = list(items[(page - 1) * per_page : page * per_page])
     headers = {
@@ -133,14 +111,6 @@ def _page_url(req: Request, page: int, per_page: int) -> str:
     query = {key: value for key, value in req.query.items() if key not in ("page", "per_page")}
     query.update(page=str(page), per_page=str(per_page))
     return f"{req.urls.api}{req.path}?{urlencode(query)}"
-
-
-def _int(value: str | None, default: int) -> int:
-    # GitLab falls back to the default for a malformed page/per_page rather than rejecting the call.
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
 
 
 def flag(value: Any) -> bool:

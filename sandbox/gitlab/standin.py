@@ -11,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from sandbox.faultbook import FaultBook
 from sandbox.gitlab import events, faults, git
-from sandbox.gitlab.api import Api, Served
-from sandbox.gitlab.faults import Fault, FaultBook
+from sandbox.gitlab.api import Api
+from sandbox.gitlab.faults import Fault
 from sandbox.gitlab.mr_state import refresh
 from sandbox.gitlab.routing import Urls
 from sandbox.gitlab.server import StandInServer
 from sandbox.gitlab.statuses import record_status
 from sandbox.gitlab.store import Backend, MergeRequest, Project, Store, User
-from sandbox.gitlab.webhooks import DEFAULT_EVENTS, Delivery, Dispatcher
-from sandbox.httpserver import Serving
+from sandbox.gitlab.webhooks import DEFAULT_EVENTS, Dispatcher
+from sandbox.hosting.standin import HostStandIn
 
 
 @dataclass
@@ -50,11 +50,17 @@ class MergeRequestSnapshot:
         return cls(mr.iid, mr.author.username, *fields, mr.merge_commit_sha, notes, approved_by)
 
 
-class GitLabStandIn(Serving):
+class GitLabStandIn(HostStandIn[Fault]):
     """A GitLab REST API (v4) on 127.0.0.1 backed by bare repositories under `root/<namespace>/<name>.git`.
 
     `tokens` maps a token to its username; `read_only_tokens` (a subset) may read but not write.
+    Lifecycle, faults, the request log (paths without /api/v4, still URL-encoded) and deliveries
+    are `HostStandIn`'s.
     """
+
+    server = StandInServer
+    api: Api
+    thread_name = "gitlab-standin"
 
     def __init__(
         self,
@@ -69,23 +75,10 @@ class GitLabStandIn(Serving):
         self.host, self.port = host, port
         self.store = Store()
         self.hooks = Dispatcher()
-        self.faults = FaultBook()
+        self.faults: FaultBook[Fault] = FaultBook()
         self.api = Api(Backend(self.store, self.hooks), self.faults, dict(tokens or {}), set(read_only_tokens))
 
-    # -- lifecycle and users -----------------------------------------------------------------
-
-    def start(self) -> GitLabStandIn:
-        """Serve in a background thread (on a free port unless one was given); idempotent."""
-        if not self.serving:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._serve(StandInServer((self.host, self.port), self.api), "gitlab-standin")
-            self.hooks.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and delivering; idempotent."""
-        self._unserve()
-        self.hooks.stop()
+    # -- the API and users -------------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
@@ -213,58 +206,18 @@ class GitLabStandIn(Serving):
     def _urls(self) -> Urls:
         return Urls.for_host(f"{self.host}:{self.port}")
 
-    # -- faults and the request log ------------------------------------------------------------
-
-    def inject(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        times: int | None = 1,
-        when: str = "before",
-        headers: Mapping[str, str] | None = None,
-        body: Any = None,
-    ) -> Fault:
-        """Answer `status` to `times` requests matching `method` and the regex `path` (searched in the path
-        without /api/v4 or query, still URL-encoded); `when="after"` does the work first. Returns the live Fault."""
-        return self.faults.add(Fault(method, path, status, times, when, dict(headers or {}), body))
-
-    def fail_once(self, method: str, path: str, status: int = 502, *, when: str = "after") -> Fault:
-        """One failure, after the work by default (the case that tests idempotency)."""
-        return self.inject(method, path, status, times=1, when=when)
+    # -- rate limits and webhooks ---------------------------------------------------------------
 
     def rate_limit_once(self, method: str, path: str, *, retry_after: int = 1) -> Fault:
         """One 429 with `Retry-After`, `RateLimit-Reset` and `RateLimit-Remaining: 0` (python-gitlab,
         with `obey_rate_limit` on, its default, sleeps and retries)."""
         return self.faults.add(faults.rate_limit(method, path, retry_after))
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    @property
-    def requests(self) -> list[Served]:
-        """Every API request answered, as (method, path, status); path without /api/v4 or query."""
-        return self.api.served()
-
-    def clear_requests(self) -> None:
-        self.api.clear_served()
-
-    # -- webhooks ----------------------------------------------------------------------------
-
     def add_webhook(self, url: str, secret: str, events: Iterable[str] = DEFAULT_EVENTS) -> int:
         """Subscribe `url` to `events` (object kinds: merge_request, push, pipeline, note; "*" for all),
         with `secret` sent as `X-Gitlab-Token`; returns the hook id."""
         return self.hooks.subscribe(url, secret, events).id
 
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Every delivery attempted so far (a delivery still queued is not listed yet)."""
-        return self.hooks.deliveries()
-
-    def wait_for_deliveries(self, count: int | None = None, timeout: float = 5.0) -> list[Delivery]:
-        """Wait until every queued delivery was attempted (and at least `count` exist); returns them all."""
-        return self.hooks.wait(count, timeout)
-
     def redeliver(self, event_uuid: str) -> None:
         """Re-send a delivery: same body, same `X-Gitlab-Event-UUID` (queued like any other)."""
-        self.hooks.redeliver(event_uuid)
+        super().redeliver(event_uuid)

@@ -1,4 +1,4 @@
-"""Webhook delivery, GitLab's way: the GitHub stand-in's dispatcher with GitLab's headers.
+"""Webhook delivery, GitLab's way: the shared dispatcher (`sandbox.hosting.webhooks`) with GitLab's headers.
 
 API handlers only enqueue (`emit`); one worker thread sends, in order, so a slow or dead
 receiver never delays an API response. GitLab does not sign bodies: it sends the hook's
@@ -15,12 +15,11 @@ deduplicate on it alone.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
-from sandbox.github import webhooks
-from sandbox.github.webhooks import Delivery, Webhook
+from sandbox.hosting import webhooks
+from sandbox.hosting.webhooks import Delivery, Webhook
 
 EVENT_HEADERS = {
     "merge_request": "Merge Request Hook",
@@ -37,6 +36,8 @@ __all__ = ["DEFAULT_EVENTS", "EVENT_HEADERS", "Delivery", "Dispatcher", "Webhook
 class Dispatcher(webhooks.Dispatcher):
     """Subscriptions by `object_kind` ("merge_request", "push", "pipeline", "note"; "*" for all)."""
 
+    thread_name = "gitlab-standin-webhooks"
+
     def emit(self, event: str, payload: dict[str, Any], instance: str = "") -> None:
         """Queue `payload` (of `object_kind` `event`) for every subscription that wants it;
         `instance` is the server's URL, sent as `X-Gitlab-Instance`."""
@@ -49,12 +50,6 @@ class Dispatcher(webhooks.Dispatcher):
             event_uuid = str(uuid.uuid4())
             headers = _headers(hook, name, event_uuid, instance)
             self._enqueue(Delivery(event_uuid, hook.id, name, action, hook.url, payload, body, headers))
-
-    def start(self) -> None:
-        """Start the worker thread (idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="gitlab-standin-webhooks", daemon=True)
-            self._thread.start()
 
 
 def _headers(hook: Webhook, name: str, event_uuid: str, instance: str) -> dict[str, str]:

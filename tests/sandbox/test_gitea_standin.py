@@ -11,22 +11,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import subprocess
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
 import requests
 
 from sandbox.gitea import GiteaStandIn
-from sandbox.gitrepo import Author, RepoBuilder
+from sandbox.gitrepo import RepoBuilder
+from tests.sandbox import helpers
+from tests.sandbox.helpers import ALICE, BRANCH, branch, git, push_with_git
 
 TOKENS = {"portal-token": "portal-bot", "bob-token": "bob", "carol-token": "carol"}
-ALICE = Author("Alice Martin", "alice@acme.example")
-BRANCH = "promote/web-1.1"
 SECRET = "s3cret"
 
 
@@ -81,33 +78,6 @@ def bob(gitea: GiteaStandIn) -> Iterator[Client]:
     client.session.close()
 
 
-def branch(repo: RepoBuilder, name: str, files: dict[str, str], message: str = "Promote web") -> str:
-    """Start branch `name` at main (if new) and commit `files` on it; returns the branch tip."""
-    if RepoBuilder(repo.path, branch=name).head() is None:
-        git(repo.path, "update-ref", f"refs/heads/{name}", "refs/heads/main")
-    return RepoBuilder(repo.path, branch=name).commit(files, message, author=ALICE)
-
-
-def git(git_dir: Path, *args: str) -> str:
-    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, text=True, check=True).stdout
-
-
-def push_with_git(workdir: Path, clone_url: str, name: str, files: dict[str, str]) -> str:
-    """What the portal does: clone, commit on a new branch, `git push origin <branch>`; returns the sha."""
-    identity = ["-c", "user.name=Portal Bot", "-c", "user.email=bot@acme.example"]
-    subprocess.run(["git", "clone", "--quiet", clone_url, str(workdir)], check=True, capture_output=True)
-
-    def run(*args: str) -> str:
-        return subprocess.run(["git", *identity, *args], cwd=workdir, check=True, capture_output=True, text=True).stdout
-
-    run("switch", "--quiet", "-c", name)
-    for path, content in files.items():
-        (workdir / path).write_text(content)
-    run("commit", "--quiet", "-am", f"Promote {name}")
-    run("push", "--quiet", "origin", name)
-    return run("rev-parse", "HEAD").strip()
-
-
 def open_pull(client: Client, head: str = BRANCH, **extra: Any) -> requests.Response:
     body = {"head": head, "base": "main", "title": "Promote web 1.1 to prod", "body": "Release notes", **extra}
     return client.post("/repos/acme/platform/pulls", body)
@@ -119,29 +89,18 @@ def approved_and_green(gitea: GiteaStandIn, bob: Client, head: str) -> None:
     gitea.set_status("acme", "platform", head, "ci/build", "success")
 
 
-class Receiver:
-    """A webhook receiver that checks every delivery's `X-Gitea-Signature` as the portal must, and records it."""
+class Receiver(helpers.Receiver):
+    """Checks every delivery's `X-Gitea-Signature` as the portal must; keeps (headers, body, signed)."""
 
     def __init__(self, secret: str) -> None:
-        self.received: list[tuple[dict[str, str], bytes, bool]] = []
-        received = self.received
+        self.secret = secret
+        super().__init__("/hooks/gitea")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-                signed = hmac.compare_digest(self.headers.get("X-Gitea-Signature", ""), expected)
-                received.append((dict(self.headers.items()), body, signed))
-                self.send_response(200 if signed else 403)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/gitea"
-        Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    def record(self, headers: dict[str, str], body: bytes) -> int:
+        expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        signed = hmac.compare_digest(headers.get("X-Gitea-Signature", ""), expected)
+        self.received.append((headers, body, signed))
+        return 200 if signed else 403
 
     def events(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(X-Gitea-Event, X-Gitea-Event-Type, payload) of every delivery, in order."""
@@ -150,10 +109,8 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    hooks = Receiver(SECRET)
-    yield hooks
-    hooks.server.shutdown()
-    hooks.server.server_close()
+    with Receiver(SECRET) as hooks:
+        yield hooks
 
 
 # -- the user, repositories and authentication ---------------------------------------------------

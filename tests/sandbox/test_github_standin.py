@@ -14,20 +14,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
 from github import Auth, BadCredentialsException, Github, GithubException, GithubRetry, UnknownObjectException
 
 from sandbox.github import GitHubStandIn
-from sandbox.gitrepo import Author, RepoBuilder
+from sandbox.gitrepo import RepoBuilder
+from tests.sandbox import helpers
+from tests.sandbox.helpers import ALICE, BRANCH, branch, git, push_with_git
 
 TOKENS = {"portal-token": "portal-bot", "bob-token": "bob"}
-ALICE = Author("Alice Martin", "alice@acme.example")
-BRANCH = "promote/web-1.1"
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
@@ -70,34 +68,6 @@ def bob_api(gh: GitHubStandIn) -> Iterator[Github]:
     api.close()
 
 
-def branch(repo: RepoBuilder, name: str, files: dict[str, str], message: str = "Promote web") -> str:
-    """Start branch `name` at main (if new) and commit `files` on it; returns the branch tip."""
-    if RepoBuilder(repo.path, branch=name).head() is None:
-        git(repo.path, "update-ref", f"refs/heads/{name}", "refs/heads/main")
-    return RepoBuilder(repo.path, branch=name).commit(files, message, author=ALICE)
-
-
-def git(git_dir: Path, *args: str) -> str:
-    return subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, text=True, check=True).stdout
-
-
-def push_with_git(workdir: Path, clone_url: str, name: str, files: dict[str, str]) -> str:
-    """What the portal does: clone, commit on a new branch, `git push origin <branch>`; returns the sha."""
-    identity = ["-c", "user.name=Portal Bot", "-c", "user.email=bot@acme.example"]
-    subprocess.run(["git", "clone", "--quiet", clone_url, str(workdir)], check=True, capture_output=True)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *identity, *args], cwd=workdir, check=True, capture_output=True, text=True)
-
-    run("switch", "--quiet", "-c", name)
-    for path, content in files.items():
-        (workdir / path).parent.mkdir(parents=True, exist_ok=True)
-        (workdir / path).write_text(content)
-    run("commit", "--quiet", "-am", f"Promote {name}")
-    run("push", "--quiet", "origin", name)
-    return run("rev-parse", "HEAD").stdout.strip()
-
-
 def call(
     gh: GitHubStandIn,
     method: str,
@@ -125,37 +95,15 @@ def open_pull(api: Github, head: str = BRANCH, title: str = "Promote web 1.1 to 
     )
 
 
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that records every POST (headers, raw body) and answers 200."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append((dict(self.headers.items()), self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/github"
-        Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
+class Receiver(helpers.Receiver):
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         return [(headers["X-GitHub-Event"], json.loads(body)) for headers, body in self.received]
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    hooks = Receiver()
-    yield hooks
-    hooks.server.shutdown()
-    hooks.server.server_close()
+    with Receiver("/hooks/github") as hooks:
+        yield hooks
 
 
 # -- repositories and authentication -----------------------------------------------------------
