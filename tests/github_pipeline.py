@@ -5,56 +5,26 @@ import json
 
 import pytest
 
-from promotions.catalogue.loader import catalog_load
 from promotions.inbound.signatures import github_signature
-from promotions.matrix.refresh import matrix_refresh
 from promotions.models import Promotion
-from promotions.workflow.execute import promotion_execute
-from promotions.workflow.request import promotion_request
 from sandbox.github import GitHubStandIn
-from sandbox.gitrepo import RepoBuilder
-from tests.builders import BOB, PIPELINE, at, kustomization
+from tests.hosts import TOKENS, GitHubHost, hosted_pipeline, promote, run
+
+__all__ = ["TOKENS", "promote", "run"]  # for the tests that import them from here
 
 State = Promotion.State
-TOKENS = {"portal-token": "portal-bot", "bob-token": "bob"}
 
 
 @pytest.fixture
-def gh(tmp_path):
+def gh(tmp_path):  # type: ignore[no-untyped-def]
     with GitHubStandIn(root=tmp_path / "github", tokens=TOKENS) as standin:
         yield standin
 
 
 @pytest.fixture
-def github_pipeline(gh, write_catalog, monkeypatch, db):
-    """acme/platform on the stand-in: web and api at 1.1.0/2.1.0 in staging, 1.0.0/2.0.0 in production."""
-    repo = RepoBuilder(gh.create_repository("acme", "platform"))
-    files = {}
-    for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
-        for stage, version in (("dev", new), ("staging", new), ("production", old)):
-            files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", version)
-    repo.commit(files, "Bootstrap", author=BOB, date=at(0))
-    monkeypatch.setenv("PORTAL_GITHUB_TOKEN", "portal-token")
-    github = (
-        f'provider: github, github: {{repo: acme/platform, api_url: "{gh.api_url}", token_env: PORTAL_GITHUB_TOKEN}}'
-    )
-    path = write_catalog(
-        PIPELINE.replace("branch: main}", f"branch: main, {github}}}"), url=gh.clone_url("acme", "platform")
-    )
-    matrix_refresh(catalog=catalog_load(path))
-    return path, repo
-
-
-def promote(path, app="web", **kwargs) -> Promotion:
-    return promotion_request(
-        catalog=catalog_load(path), applications=[app], from_stage="staging", to_stage="production", **kwargs
-    )
-
-
-def run(promotion: Promotion) -> Promotion:
-    promotion_execute(promotion_id=promotion.pk)
-    promotion.refresh_from_db()
-    return promotion
+def github_pipeline(gh, write_catalog, monkeypatch, db):  # type: ignore[no-untyped-def]
+    """acme/platform on the GitHub stand-in (tests.hosts.hosted_pipeline)."""
+    return hosted_pipeline(GitHubHost(gh.root, standin=gh), write_catalog, monkeypatch)
 
 
 SECRET = "webhook-test-secret"

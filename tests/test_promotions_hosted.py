@@ -21,11 +21,10 @@ from promotions.reviews.merge import promotion_merge
 from promotions.reviews.policy import approval_status
 from promotions.tracking.sweeper import promotions_sweep
 from promotions.workflow.execute import promotion_execute
-from promotions.workflow.request import promotion_cancel, promotion_request
+from promotions.workflow.request import promotion_cancel
 from promotions.workflow.rollback import promotion_rollback
-from sandbox.gitrepo import RepoBuilder
-from tests.builders import BOB, PIPELINE, acting, at, kustomization
-from tests.hosts import HOSTS, Host
+from tests.builders import acting, kustomization
+from tests.hosts import HOSTS, Host, hosted_pipeline, promote, run
 
 State = Promotion.State
 TITLES = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}
@@ -40,30 +39,7 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
 
 @pytest.fixture
 def hosted(host: Host, write_catalog, monkeypatch, db):  # type: ignore[no-untyped-def]
-    """acme/platform on the host: web and api at 1.1.0/2.1.0 in staging, 1.0.0/2.0.0 in production."""
-    repo = RepoBuilder(host.repository())
-    files = {}
-    for app, new, old in (("web", "1.1.0", "1.0.0"), ("api", "2.1.0", "2.0.0")):
-        for stage, version in (("dev", new), ("staging", new), ("production", old)):
-            files[f"{stage}/{app}/kustomization.yaml"] = kustomization(f"ghcr.io/acme/{app}", version)
-    repo.commit(files, "Bootstrap", author=BOB, date=at(0))
-    monkeypatch.setenv(host.token_env, "portal-token")
-    path = write_catalog(PIPELINE.replace("branch: main}", f"branch: main, {host.catalogue_block()}}}"),
-                         url=host.clone_url())  # fmt: skip
-    matrix_refresh(catalog=catalog_load(path))
-    return path, repo
-
-
-def promote(path: Path, app: str = "web", **kwargs) -> Promotion:  # type: ignore[no-untyped-def]
-    return promotion_request(
-        catalog=catalog_load(path), applications=[app], from_stage="staging", to_stage="production", **kwargs
-    )
-
-
-def run(promotion: Promotion) -> Promotion:
-    promotion_execute(promotion_id=promotion.pk)
-    promotion.refresh_from_db()
-    return promotion
+    return hosted_pipeline(host, write_catalog, monkeypatch)
 
 
 def test_a_reviewed_stage_gets_a_pull_request_with_the_enrichment(hosted, host, alice):
