@@ -80,6 +80,10 @@ if not re.fullmatch(r"refs(/[\w-]+(\.[\w-]+)*)+", GITOPS_PORTAL_AUDIT_ANCHOR_REF
         "GITOPS_PORTAL_AUDIT_ANCHOR_REF: expected a ref like refs/gitops-portal/audit-anchors, "
         f"got {GITOPS_PORTAL_AUDIT_ANCHOR_REF!r}"
     )
+# Retention: `audit archive` moves events older than this many days (unset: only when asked with
+# --older-than) into gzip'd JSON-lines files in this directory; `audit verify` reads them back.
+GITOPS_PORTAL_AUDIT_RETENTION_DAYS = env_int("GITOPS_PORTAL_AUDIT_RETENTION_DAYS", 0, minimum=1) or None
+GITOPS_PORTAL_AUDIT_ARCHIVE_DIR = env_path("GITOPS_PORTAL_AUDIT_ARCHIVE_DIR", DATA_DIR / "audit-archive")
 
 _database_url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'portal.sqlite3'}"
 try:

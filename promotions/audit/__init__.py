@@ -1,1 +1,2 @@
-"""The audit history: the hash chain (append, verify), its anchors outside the database, exports."""
+"""The audit history: the hash chain (append, verify), its anchors outside the database, archives
+(retention), exports."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Max
 
+from promotions.audit.archive import ArchiveCheck, archived_hashes, audit_archives_check
 from promotions.audit.chain import Verification, audit_verify
 from promotions.catalogue.connect import git_repository
 from promotions.catalogue.loader import catalog_get
@@ -27,7 +28,7 @@ from promotions.catalogue.lookups import Catalog
 from promotions.catalogue.schema import RepositoryConfig
 from promotions.errors import PermanentError, PortalError
 from promotions.gitops.repository import GitRepository, Person, PushRejected
-from promotions.models import AuditEvent
+from promotions.models import AuditArchive, AuditEvent
 
 PUSH_ATTEMPTS = 5
 _TRAILER = re.compile(r"^(Audit-[A-Za-z]+): (.*)$", re.MULTILINE)
@@ -63,37 +64,50 @@ class AnchorCheck:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """`audit verify`: the chain and MACs, then the anchors (when the chain is intact), then
-    the anchor written (with `--anchor`). Exit code 0 intact, 1 broken, 3 anchors unreadable."""
+    """`audit verify`: the chain and MACs, then the archive files (when there are archives), then
+    the anchors (when all that is intact), then the anchor written (with `--anchor`). Exit code 0
+    intact, 1 broken, 3 anchors unreadable."""
 
     chain: Verification
     anchors: AnchorCheck | None = None
     written: Anchor | None = None
     unwritten: str = ""  # why the head could not be anchored
+    archives: ArchiveCheck | None = None
 
     @property
     def exit_code(self) -> int:
-        if not self.chain.intact or (self.anchors and self.anchors.problem):
+        if (
+            not self.chain.intact
+            or (self.archives and self.archives.problem)
+            or (self.anchors and self.anchors.problem)
+        ):
             return 1
         return 3 if self.anchors is None or self.anchors.unreadable or self.unwritten else 0
 
 
-def audit_report(*, catalog_path: Path | str, anchor: bool = False) -> AuditReport:
-    """Verify the chain and MACs, then the anchors; with `anchor`, anchor the head when all is well."""
+def audit_report(
+    *, catalog_path: Path | str, anchor: bool = False, archives: bool = False, archive_dir: Path | None = None
+) -> AuditReport:
+    """Verify the chain and MACs, the archive files (with `archives`, or when there are archives),
+    then the anchors; with `anchor`, anchor the head when all is well."""
     chain = audit_verify()
     if not chain.intact:
         return AuditReport(chain)
+    stored = audit_archives_check(directory=archive_dir) if archives or AuditArchive.objects.exists() else None
+    if stored and stored.problem:
+        return AuditReport(chain, archives=stored)
     try:
         catalog = catalog_get(catalog_path)
     except PortalError as exc:
-        return AuditReport(chain, AnchorCheck(where=settings.GITOPS_PORTAL_AUDIT_ANCHOR_REF, unreadable=str(exc)))
-    check = audit_anchors_check(catalog=catalog)
+        where = settings.GITOPS_PORTAL_AUDIT_ANCHOR_REF
+        return AuditReport(chain, AnchorCheck(where=where, unreadable=str(exc)), archives=stored)
+    check = audit_anchors_check(catalog=catalog, archive_dir=archive_dir)
     if not anchor or check.problem or check.unreadable:
-        return AuditReport(chain, check)
+        return AuditReport(chain, check, archives=stored)
     try:
-        return AuditReport(chain, check, audit_anchor_write(catalog=catalog))
+        return AuditReport(chain, check, audit_anchor_write(catalog=catalog), archives=stored)
     except PortalError as exc:
-        return AuditReport(chain, check, unwritten=str(exc))
+        return AuditReport(chain, check, unwritten=str(exc), archives=stored)
 
 
 def audit_anchor_write(*, catalog: Catalog) -> Anchor | None:
@@ -120,9 +134,10 @@ def audit_anchor_write(*, catalog: Catalog) -> Anchor | None:
     raise PushRejected(f"{ref}: moved on {PUSH_ATTEMPTS} times while anchoring event #{head.event_id}; try again")
 
 
-def audit_anchors_check(*, catalog: Catalog) -> AnchorCheck:
+def audit_anchors_check(*, catalog: Catalog, archive_dir: Path | None = None) -> AnchorCheck:
     """Read the anchors from the remote (the authority: whoever owns the database may own the
-    local clone too) and check each against the database; the first contradiction is named."""
+    local clone too) and check each against the database (or, for an event since archived, its
+    archive file); the first contradiction is named."""
     where = ref = settings.GITOPS_PORTAL_AUDIT_ANCHOR_REF
     try:
         repo = anchor_repository(catalog)
@@ -132,7 +147,7 @@ def audit_anchors_check(*, catalog: Catalog) -> AnchorCheck:
         anchors = tuple(anchors_read(clone, sha)) if sha else ()
     except PortalError as exc:
         return AnchorCheck(where, unreadable=str(exc))
-    return AnchorCheck(where, anchors, problem=anchors_problem(anchors, where))
+    return AnchorCheck(where, anchors, problem=anchors_problem(anchors, where, archive_dir=archive_dir))
 
 
 def audit_head() -> Anchor | None:
@@ -190,9 +205,11 @@ def anchors_read(clone: GitRepository, ref: str) -> list[Anchor]:
     return [anchor_parse(sha, message) for sha, message in reversed(clone.log_messages(ref))]
 
 
-def anchors_problem(anchors: tuple[Anchor, ...], where: str) -> str:
-    """The first anchor the database contradicts (oldest first), in words; "" when none does."""
+def anchors_problem(anchors: tuple[Anchor, ...], where: str, *, archive_dir: Path | None = None) -> str:
+    """The first anchor the database (or the archives) contradict (oldest first), in words; "" when none does."""
     stored = _events_by_id([anchor.event_id for anchor in anchors])
+    if missing := [anchor.event_id for anchor in anchors if anchor.event_id not in stored]:
+        stored |= archived_hashes(missing, directory=archive_dir)
     last_id = AuditEvent.objects.aggregate(last=Max("id"))["last"]
     matched: Anchor | None = None  # the newest anchor so far that matches
     for anchor in anchors:

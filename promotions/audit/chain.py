@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from promotions.models import AuditEvent, Promotion
+from promotions.models import AuditArchive, AuditEvent, Promotion
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x6175646974  # "audit": one writer extends the chain at a time (Postgres)
@@ -73,10 +73,8 @@ def audit_record(
         apps = sorted({item.application for item in promotion.items.all()})
         stage = stage or promotion.to_stage
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-        previous = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        chain_lock()
+        previous = chain_head()
         event = AuditEvent(
             at=timezone.now(), actor=actor[:150], source=context.source, action=action, message=message,
             promotion=promotion, applications="," + ",".join(apps) + "," if apps else "", stage=stage,
@@ -86,6 +84,26 @@ def audit_record(
         event.mac = event_mac(event.hash, settings.AUDIT_HMAC_KEY) if settings.AUDIT_HMAC_KEY else ""
         event.save()
     return event
+
+
+def chain_lock() -> None:
+    """Until the transaction ends, nobody else extends (or archives) the chain (Postgres; SQLite has
+    one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+
+
+def chain_head() -> str:
+    """The hash the next event links to: the last event's, else (everything archived) the newest
+    archive's chain head, else the genesis."""
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    return last or archived_head()
+
+
+def archived_head() -> str:
+    """The hash the first event left in the table links to: the newest archive's chain head."""
+    return AuditArchive.objects.order_by("-last_id").values_list("last_hash", flat=True).first() or GENESIS
 
 
 def event_hash(event: AuditEvent) -> str:
@@ -130,14 +148,15 @@ class Verification:
 
 
 def audit_verify() -> Verification:
-    """Recompute the chain (and, with AUDIT_HMAC_KEY, each MAC) from the first event; the
-    first event that does not fit is named."""
+    """Recompute the chain (and, with AUDIT_HMAC_KEY, each MAC) from the first event, which links
+    to the newest archive's chain head when events were archived; the first event that does not
+    fit is named. The archives themselves are checked by `promotions.audit.archive`."""
     key = settings.AUDIT_HMAC_KEY
-    previous, count, without_mac = GENESIS, 0, 0
+    previous, count, without_mac = archived_head(), 0, 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         signed_before = count > without_mac  # an earlier event has a MAC
         count += 1
-        problem = _chain_problem(event, previous) or (_mac_problem(event, key, signed_before) if key else "")
+        problem = chain_problem(event, previous) or (_mac_problem(event, key, signed_before) if key else "")
         if problem:
             return Verification(count, event, problem, macs_checked=bool(key))
         without_mac += not event.mac
@@ -145,7 +164,7 @@ def audit_verify() -> Verification:
     return Verification(count, macs_checked=bool(key), without_mac=without_mac)
 
 
-def _chain_problem(event: AuditEvent, previous: str) -> str:
+def chain_problem(event: AuditEvent, previous: str) -> str:
     if event.prev_hash != previous:
         return "its link to the previous event does not match (an event was removed)"
     if event_hash(event) != event.hash:

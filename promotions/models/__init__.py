@@ -1,7 +1,7 @@
 """What the portal stores. The catalogue (config file) and Git are the sources of truth;
 these tables hold the last read of them so pages never wait on Git. One module per concept."""
 
-from promotions.models.audit import AuditEvent, AuditQuerySet
+from promotions.models.audit import AuditArchive, AuditEvent, AuditQuerySet
 from promotions.models.draft import CatalogueDraft
 from promotions.models.hooks import WebhookDelivery
 from promotions.models.live import LiveState, SourceStatus
@@ -14,6 +14,7 @@ from promotions.models.token import ApiToken
 __all__ = [
     "ApiToken",
     "Approval",
+    "AuditArchive",
     "AuditEvent",
     "AuditQuerySet",
     "CatalogueDraft",

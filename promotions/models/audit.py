@@ -16,6 +16,7 @@ ACTION_LABELS = {
     "approval.gitlab_withdrawn": "Approval withdrawn on GitLab",
     "approval.gitea_approved": "Approved on Gitea",
     "approval.gitea_changes_requested": "Changes requested on Gitea",
+    "audit.archived": "Older events archived",
     "auth.login": "Signed in",
     "auth.login_failed": "Sign-in failed",
     "auth.locked_out": "Sign-in paused after too many failures",
@@ -121,3 +122,45 @@ class AuditEvent(models.Model):
     def label(self) -> str:
         """What happened, in words (`action_label`)."""
         return action_label(self.action)
+
+
+class AuditArchiveQuerySet(models.QuerySet["AuditArchive"]):
+    """Archive records are append-only too."""
+
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("audit archives are append-only: they cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit archives are append-only: they cannot be deleted")
+
+
+class AuditArchive(models.Model):
+    """A prefix of the audit chain moved out of the table into a gzip'd JSON-lines file
+    (`promotions.audit.archive`): which events, the hash before the first and the chain head
+    of the last (so the table, and the next archive, link on), and the file's sha256."""
+
+    first_id = models.BigIntegerField(unique=True)
+    last_id = models.BigIntegerField(unique=True)
+    count = models.PositiveIntegerField()
+    first_prev_hash = models.CharField(max_length=64, help_text="the hash the first archived event links to")
+    last_hash = models.CharField(max_length=64, help_text="the archive's chain head: the last archived event's hash")
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    who = models.CharField(max_length=150)
+
+    objects = AuditArchiveQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["first_id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} (#{self.first_id}–#{self.last_id})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise PermissionError("audit archives are append-only: they cannot be updated")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit archives are append-only: they cannot be deleted")
