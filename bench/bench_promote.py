@@ -9,9 +9,13 @@ On a repository of --apps applications (default 1,000) in two stages:
             2 and 4 workers: all committed, none lost, none twice; promotions per second (target
             >= 15/s with 2 workers) and p95 request -> committed (target <= 8 s with 2 workers)
 
+  --repositories N spreads the applications over N GitOps repositories (app n in repository n mod N):
+  writes into one branch are serialised by its lock, so this shows what more repositories gain.
+
 Needs redis-server on PATH. Uses SQLite under a temp dir unless DATABASE_URL is set (the figures
-that count are on Postgres). Usage: python bench/bench_promote.py [--apps 1000] [--runs 15]
-[--burst 100]. Exits 1 when a target is missed.
+that count are on Postgres; give it an empty database of its own: rows a run leaves behind mislead
+the next one). Usage: python bench/bench_promote.py [--apps 1000] [--runs 15]
+[--burst 100] [--repositories 1]. Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -53,19 +57,33 @@ def kustomization(app: str, tag: str) -> str:
     )
 
 
-def build(work: Path, apps: int) -> RepoBuilder:
-    repo = RepoBuilder(work / "remote" / "platform.git")
-    files = {}
-    for n in range(apps):
-        app = f"app-{n:04}"
-        files[f"dev/{app}/kustomization.yaml"] = kustomization(app, "1.1.0")
-        files[f"staging/{app}/kustomization.yaml"] = kustomization(app, "1.0.0")
-    repo.commit(files, "Bootstrap")
-    return repo
+def build(work: Path, apps: int, repositories: int = 1) -> list[RepoBuilder]:
+    """The repositories, application n in repository n mod `repositories`."""
+    repos = [RepoBuilder(work / "remote" / f"platform-{r + 1}.git") for r in range(repositories)]
+    for r, repo in enumerate(repos):
+        files = {}
+        for n in range(r, apps, repositories):
+            app = f"app-{n:04}"
+            files[f"dev/{app}/kustomization.yaml"] = kustomization(app, "1.1.0")
+            files[f"staging/{app}/kustomization.yaml"] = kustomization(app, "1.0.0")
+        repo.commit(files, "Bootstrap")
+    return repos
 
 
-def floor(repo: RepoBuilder, work: Path, runs: int) -> float:
-    """Plain git doing the same job by hand on an existing work clone."""
+def catalogue(repos: list[RepoBuilder], apps: int) -> str:
+    """One repository: discovered applications; several: each application listed with its repository."""
+    if len(repos) == 1:
+        return CATALOG.format(url=repos[0].url)
+    listed = "".join(
+        f'  - {{name: platform-{r + 1}, url: "{repo.url}", branch: main}}\n' for r, repo in enumerate(repos)
+    )
+    items = "".join(f"    - {{name: app-{n:04}, repository: platform-{n % len(repos) + 1}}}\n" for n in range(apps))
+    text = CATALOG.format(url="").replace('  - {name: platform, url: "", branch: main}\n', listed)
+    return text.replace('  discover: "{stage}/{app}/kustomization.yaml"\n', "  items:\n" + items)
+
+
+def floor(repo: RepoBuilder, work: Path, runs: int, repositories: int = 1) -> float:
+    """Plain git doing the same job by hand on an existing work clone (of the first repository)."""
     clone = work / "floor-clone"
     subprocess.run(["git", "clone", "-q", repo.url, str(clone)], check=True)
     git = ["git", "-C", str(clone)]
@@ -76,7 +94,7 @@ def floor(repo: RepoBuilder, work: Path, runs: int) -> float:
         started = time.perf_counter()
         subprocess.run([*git, "fetch", "-q", "origin"], check=True)
         subprocess.run([*git, "reset", "-q", "--hard", "origin/main"], check=True)
-        path = clone / "staging" / f"app-{n:04}" / "kustomization.yaml"
+        path = clone / "staging" / f"app-{n * repositories:04}" / "kustomization.yaml"
         path.write_text(path.read_text().replace("newTag: 1.0.0", "newTag: 1.0.1"))
         subprocess.run([*git, "commit", "-qam", f"floor {n}"], check=True)
         subprocess.run([*git, "push", "-q", "origin", "HEAD:main"], check=True)
@@ -152,6 +170,7 @@ def main() -> int:
     parser.add_argument("--apps", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--repositories", type=int, default=1)
     args = parser.parse_args()
     if not RedisServer.available():
         sys.exit("redis-server is not installed")
@@ -162,15 +181,15 @@ def main() -> int:
     workers: list[Worker] = []
     bursts: dict[int, tuple[float, float, int]] = {}
     try:
-        repo = build(work, args.apps)
+        repos = build(work, args.apps, args.repositories)
         config = work / "catalog.yaml"
-        config.write_text(CATALOG.format(url=repo.url))
+        config.write_text(catalogue(repos, args.apps))
         env = setup_django(work, redis.url, config)
         from promotions.catalogue.loader import catalog_get
         from promotions.matrix.refresh import matrix_refresh
 
         matrix_refresh(catalog=catalog_get(config))
-        f = floor(repo, work, args.runs)
+        f = floor(repos[0], work, args.runs, args.repositories)
         workers.append(Worker(env, work / "worker-1.log").start())
         request(f"app-{args.apps - 1:04}")  # warm the worker (imports, first clone and read)
         time.sleep(3)
@@ -182,15 +201,18 @@ def main() -> int:
             time.sleep(2)  # the new workers have started (imports, their first read)
             bursts[count] = burst(args.burst, offset)
             offset += args.burst
-        commits = len(subprocess.run(["git", f"--git-dir={repo.path}", "rev-list", "main"], capture_output=True,
-                                     text=True, check=True).stdout.split())  # fmt: skip
+        commits = sum(len(subprocess.run(["git", f"--git-dir={repo.path}", "rev-list", "main"], capture_output=True,
+                                         text=True, check=True).stdout.split()) for repo in repos)  # fmt: skip
     finally:
         for worker in workers:
             worker.stop()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
-    expected = 1 + args.runs + 1 + args.runs + 3 * args.burst  # bootstrap, floor, warm-up, latency, bursts
-    print(f"repository: {args.apps} applications x 2 stages")
+    # bootstraps, floor, warm-up, latency, bursts
+    expected = args.repositories + args.runs + 1 + args.runs + 3 * args.burst
+    print(
+        f"{args.repositories} repositor{'ies' if args.repositories > 1 else 'y'}: {args.apps} applications x 2 stages"
+    )
     print(f"{'floor (fetch + edit + commit + push)':44} {f * 1000:8.0f} ms   ({1 / f:.1f}/s one after another)")
     print(f"{'one promotion, request -> committed':44} {lat * 1000:8.0f} ms   {lat / f:.2f}x floor (target <= 1.5x)")
     for count, (wall, p95, done) in bursts.items():
