@@ -118,6 +118,15 @@ class RepositoryConfig(Model):
         return self
 
     @property
+    def host_path(self) -> str:
+        """What the Git host calls the repository (owner/name, a GitLab project's path); '' for local."""
+        if self.github is not None and self.provider == "github":
+            return self.github.repo
+        if self.gitlab is not None and self.provider == "gitlab":
+            return self.gitlab.project
+        return self.gitea.repo if self.gitea is not None and self.provider == "gitea" else ""
+
+    @property
     def token_env(self) -> str:
         """The environment variable with the host's API token ('' for local)."""
         settings = getattr(self, self.provider, None) if self.provider in HOSTED else None

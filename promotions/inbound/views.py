@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 import re
 import time
-from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,13 +14,7 @@ from django.views.decorators.http import require_POST
 
 from promotions.inbound.chatops import slash_command
 from promotions.inbound.signatures import slack_valid
-from promotions.inbound.webhooks import (
-    WebhookRefused,
-    delivery_first_time,
-    gitea_receive,
-    gitlab_receive,
-    webhook_receive,
-)
+from promotions.inbound.webhooks import WebhookRefused, delivery_first_time, webhook_receive
 
 
 @csrf_exempt
@@ -29,40 +22,31 @@ from promotions.inbound.webhooks import (
 def github_webhook(request: HttpRequest) -> HttpResponse:
     """Verified (before the body is parsed), de-duplicated, stored, answered at once; the work
     happens in a task."""
-    try:
-        outcome = webhook_receive(
-            event=request.headers.get("X-GitHub-Event", ""), delivery_id=request.headers.get("X-GitHub-Delivery", ""),
-            signature=request.headers.get("X-Hub-Signature-256", ""), body=request.body,
-        )  # fmt: skip
-    except WebhookRefused as exc:
-        return JsonResponse({"error": str(exc)}, status=exc.status)
-    return JsonResponse({"status": outcome}, status=202 if outcome == "accepted" else 200)
+    return _hook(request, "github", "X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256")
 
 
 @csrf_exempt
 @require_POST
 def gitlab_webhook(request: HttpRequest) -> HttpResponse:
     """GitLab's webhooks, the same way: the secret token is checked first, the work is a task."""
-    return _answer(lambda: gitlab_receive(
-        event=request.headers.get("X-Gitlab-Event", ""), delivery_id=request.headers.get("X-Gitlab-Event-UUID", ""),
-        token=request.headers.get("X-Gitlab-Token", ""), body=request.body))  # fmt: skip
+    return _hook(request, "gitlab", "X-Gitlab-Event", "X-Gitlab-Event-UUID", "X-Gitlab-Token")
 
 
 @csrf_exempt
 @require_POST
 def gitea_webhook(request: HttpRequest) -> HttpResponse:
     """Gitea's and Forgejo's webhooks (Forgejo sends both header families; either is enough)."""
-    headers = request.headers
-    return _answer(lambda: gitea_receive(
-        event=headers.get("X-Gitea-Event") or headers.get("X-Forgejo-Event", ""),
-        delivery_id=headers.get("X-Gitea-Delivery") or headers.get("X-Forgejo-Delivery", ""),
-        signature=headers.get("X-Gitea-Signature") or headers.get("X-Forgejo-Signature", ""),
-        body=request.body))  # fmt: skip
+    return _hook(request, "gitea", "X-Gitea-Event", "X-Gitea-Delivery", "X-Gitea-Signature", also="X-Forgejo-")
 
 
-def _answer(receive: Callable[[], str]) -> HttpResponse:
+def _hook(request: HttpRequest, provider: str, event: str, delivery: str, proof: str, also: str = "") -> HttpResponse:
+    def header(name: str) -> str:
+        alias = also + name.split("-", 2)[2] if also else ""
+        return request.headers.get(name) or (request.headers.get(alias, "") if alias else "")
+
     try:
-        outcome = receive()
+        outcome = webhook_receive(provider=provider, event=header(event), delivery_id=header(delivery),
+                                  proof=header(proof), body=request.body)  # fmt: skip
     except WebhookRefused as exc:
         return JsonResponse({"error": str(exc)}, status=exc.status)
     return JsonResponse({"status": outcome}, status=202 if outcome == "accepted" else 200)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -26,70 +27,63 @@ class WebhookRefused(Exception):
         super().__init__(message)
 
 
-def webhook_receive(*, event: str, delivery_id: str, signature: str, body: bytes) -> str:
-    """Verify and store one GitHub delivery; returns what to answer. WebhookRefused for bad requests.
+@dataclass(frozen=True)
+class Host:
+    """How one Git host's webhooks prove themselves and name their repository and delivery."""
 
-    The signature is checked on the raw body before anything parses it, against the secrets of
-    the catalogue's GitHub repositories; only then is the body read, and its repository must be
-    one whose secret signed it (so an unsigned request learns nothing about the catalogue)."""
-    signed = _signed_by("github", lambda secret: github_valid(secret, body, signature), "X-Hub-Signature-256")
-    payload = _payload(body)
-    repository = payload.get("repository")
-    full_name = str(repository.get("full_name", "")) if isinstance(repository, dict) else ""
-    repo = next((r for r in signed if r.github and r.github.repo.lower() == full_name.lower()), None)
-    if repo is None:
-        raise WebhookRefused(404, f"no repository {full_name or '(none)'} in the catalogue signed with this secret")
-    if event == "ping":
-        return "pong"
-    if not delivery_id:
-        raise WebhookRefused(400, "missing X-GitHub-Delivery")
-    return _accepted(delivery_id=delivery_id, event=event, repository=repo.name, payload=payload)
-
-
-def gitlab_receive(*, event: str, delivery_id: str, token: str, body: bytes) -> str:
-    """Verify and store one GitLab delivery: `X-Gitlab-Token` must be a GitLab repository's secret
-    (compared in constant time, before the body is parsed) and the payload's project that repository."""
-    signed = _signed_by("gitlab", lambda secret: token_valid(secret, token), "X-Gitlab-Token")
-    payload = _payload(body)
-    project = payload.get("project")
-    path = str(project.get("path_with_namespace", "")) if isinstance(project, dict) else ""
-    repo = next((r for r in signed if r.gitlab and r.gitlab.project.lower() == path.lower()), None)
-    if repo is None:
-        raise WebhookRefused(404, f"no project {path or '(none)'} in the catalogue with this secret")
-    if not delivery_id:
-        raise WebhookRefused(400, "missing X-Gitlab-Event-UUID")
-    # GitLab gives every hook one request fires (a merge's merge request and push hooks) the same
-    # event UUID: the event's name is part of what makes a delivery the same one again.
-    return _accepted(delivery_id=f"gitlab:{event[:20]}:{delivery_id}", event=f"gitlab:{event}", repository=repo.name,
-                     payload=payload)  # fmt: skip
-
-
-def gitea_receive(*, event: str, delivery_id: str, signature: str, body: bytes) -> str:
-    """Verify and store one Gitea or Forgejo delivery (`X-Gitea-Signature` or `X-Forgejo-Signature`:
-    the body's HMAC-SHA256 with a Gitea repository's secret, checked before parsing)."""
-    signed = _signed_by("gitea", lambda secret: gitea_valid(secret, body, signature), "X-Gitea-Signature")
-    payload = _payload(body)
-    repository = payload.get("repository")
-    full_name = str(repository.get("full_name", "")) if isinstance(repository, dict) else ""
-    repo = next((r for r in signed if r.gitea and r.gitea.repo.lower() == full_name.lower()), None)
-    if repo is None:
-        raise WebhookRefused(404, f"no repository {full_name or '(none)'} in the catalogue signed with this secret")
-    if not delivery_id:
-        raise WebhookRefused(400, "missing X-Gitea-Delivery")
-    return _accepted(delivery_id=f"gitea:{delivery_id}", event=f"gitea:{event}", repository=repo.name,
-                     payload=payload)  # fmt: skip
+    proof: str  # the header that proves the request (for the refusal)
+    delivery: str  # the header with the delivery's id
+    verify: Callable[[str, bytes, str], bool]  # (secret, raw body, proof) -> genuine
+    names: tuple[str, str]  # where the payload names the repository: object, field
+    events: tuple[str, ...] | None  # the events acted on (None: every one; GitHub's handlers choose)
 
 
 # The events the portal acts on; a verified delivery of any other kind is answered and dropped.
 GITLAB_EVENTS = ("Merge Request Hook", "Push Hook", "Pipeline Hook", "Note Hook")
 # Gitea's coarse X-Gitea-Event names (a review approval is `pull_request_approved`).
 GITEA_EVENTS = ("pull_request", "pull_request_approved", "pull_request_rejected", "push", "status")
+HOSTS = {
+    "github": Host("X-Hub-Signature-256", "X-GitHub-Delivery", github_valid, ("repository", "full_name"), None),
+    # GitLab sends the secret itself, compared in constant time.
+    "gitlab": Host("X-Gitlab-Token", "X-Gitlab-Event-UUID", lambda secret, _body, token: token_valid(secret, token),
+                   ("project", "path_with_namespace"), GITLAB_EVENTS),
+    # Gitea and Forgejo: the body's HMAC (X-Gitea-Signature or X-Forgejo-Signature).
+    "gitea": Host("X-Gitea-Signature", "X-Gitea-Delivery", gitea_valid, ("repository", "full_name"), GITEA_EVENTS),
+}  # fmt: skip
+
+
+def webhook_receive(*, provider: str, event: str, delivery_id: str, proof: str, body: bytes) -> str:
+    """Verify and store one delivery from a Git host; returns what to answer. WebhookRefused for bad
+    requests.
+
+    The proof is checked on the raw body before anything parses it, against the secrets of the
+    catalogue's repositories on that host; only then is the body read, and the repository it names
+    must be one whose secret verified it (so an unproven request learns nothing about the catalogue)."""
+    host = HOSTS[provider]
+    signed = _signed_by(provider, lambda secret: host.verify(secret, body, proof), host.proof)
+    payload = _payload(body)
+    holder, field = host.names
+    named = payload.get(holder)
+    claimed = str(named.get(field, "")) if isinstance(named, dict) else ""
+    repo = next((r for r in signed if claimed and r.host_path.lower() == claimed.lower()), None)
+    if repo is None:
+        raise WebhookRefused(404, f"no repository {claimed or '(none)'} in the catalogue signed with this secret")
+    if provider == "github" and event == "ping":
+        return "pong"
+    if not delivery_id:
+        raise WebhookRefused(400, f"missing {host.delivery}")
+    if host.events is not None and event not in host.events:
+        return f"event {event[:50]!r} ignored"
+    # GitLab gives every hook one request fires (a merge's merge request and push hooks) the same
+    # event UUID: the event's name is part of what makes a delivery the same one again.
+    key = {"github": delivery_id, "gitlab": f"gitlab:{event[:20]}:{delivery_id}"}.get(
+        provider, f"{provider}:{delivery_id}"
+    )
+    stored_event = event if provider == "github" else f"{provider}:{event}"
+    return _accepted(delivery_id=key, event=stored_event, repository=repo.name, payload=payload)
 
 
 def _accepted(*, delivery_id: str, event: str, repository: str, payload: dict[str, Any]) -> str:
-    host, _, kind = event.rpartition(":")
-    if host and kind not in (GITLAB_EVENTS if host == "gitlab" else GITEA_EVENTS):
-        return f"event {kind[:50]!r} ignored"
     if len(delivery_id) > 100:
         raise WebhookRefused(400, "delivery id longer than 100 characters")
     delivery = _stored_once(delivery_id=delivery_id, event=event, repository=repository, payload=payload)
