@@ -77,11 +77,10 @@ class GiteaProvider:
         return _summary(self._call("GET", f"/pulls/{number}"))
 
     def reviews(self, *, number: int) -> list[Review]:
-        """Reviews on the pull request, oldest first (dismissed ones left out)."""
-        return [Review(int(r["id"]), str((r.get("user") or {}).get("login", "")),
-                       REVIEW_STATES.get(str(r.get("state")), str(r.get("state"))), str(r.get("body") or ""),
-                       str(r.get("commit_id") or "")) for r in self._pages(f"/pulls/{number}/reviews")
-                if not r.get("dismissed")]  # fmt: skip
+        """Reviews on the pull request, oldest first; a dismissed one has the state DISMISSED, as on GitHub."""
+        return [Review(int(r["id"]), str((r.get("user") or {}).get("login", "")), _review_state(r),
+                       str(r.get("body") or ""), str(r.get("commit_id") or ""))
+                for r in self._pages(f"/pulls/{number}/reviews")]  # fmt: skip
 
     def head(self, branch: str) -> str | None:
         try:
@@ -138,6 +137,13 @@ class GiteaProvider:
                 raise _error(response, self.full_name, self._token)
             return response.json() if response.content else {}
         raise AssertionError("unreachable")
+
+
+def _review_state(review: dict[str, Any]) -> str:
+    if review.get("dismissed"):
+        return "DISMISSED"
+    state = str(review.get("state"))
+    return REVIEW_STATES.get(state, state)
 
 
 def _retry_after(response: requests.Response) -> float:

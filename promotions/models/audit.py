@@ -14,6 +14,8 @@ ACTION_LABELS = {
     "approval.github_changes_requested": "Changes requested on GitHub",
     "approval.gitlab_approved": "Approved on GitLab",
     "approval.gitlab_withdrawn": "Approval withdrawn on GitLab",
+    "approval.github_dismissed": "Review dismissed on GitHub",
+    "approval.gitea_dismissed": "Review dismissed on Gitea",
     "approval.gitea_approved": "Approved on Gitea",
     "approval.gitea_changes_requested": "Changes requested on Gitea",
     "audit.archived": "Older events archived",

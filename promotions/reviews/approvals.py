@@ -100,6 +100,9 @@ def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, s
     decisions = {"APPROVED": Approval.Decision.APPROVED, "CHANGES_REQUESTED": Approval.Decision.CHANGES_REQUESTED}
     for review_id, login, state, body, commit in reviews:
         key = f"{host}:{review_id}"
+        if state == "DISMISSED":  # GitHub, Gitea: a review taken back no longer decides anything
+            _dismissed(promotion, host, key, known)
+            continue
         if login.lower() in withdrawn:  # approved again after a withdrawal: a new decision of its own
             key = f"{key}#{withdrawn[login.lower()]}"
         if key in known or state not in decisions:
@@ -112,6 +115,19 @@ def reviews_mirror(*, promotion: Promotion, reviews: list[tuple[int, str, str, s
                      promotion=promotion, stage=promotion.to_stage,
                      targets={"review": review_id, "host": host})  # fmt: skip
     approvals_evaluate(promotion=promotion, catalog=catalog)
+
+
+def _dismissed(promotion: Promotion, host: str, key: str, known: set[str | None]) -> None:
+    """Record, once, that the decision a host review gave was dismissed there."""
+    given = promotion.approvals.filter(host_review_id=key).first()
+    if given is None or f"{key}:dismissed" in known:
+        return
+    Approval.objects.create(promotion=promotion, user=given.user, reviewer=given.reviewer, source=host,
+                            host_login=given.host_login, decision=Approval.Decision.WITHDRAWN, commit=given.commit,
+                            comment=f"review dismissed on {host}", host_review_id=f"{key}:dismissed")  # fmt: skip
+    audit_record(action=f"approval.{host}_dismissed", actor=given.host_login or given.reviewer,
+                 message=f"{given.reviewer}'s review dismissed on {host}", promotion=promotion,
+                 stage=promotion.to_stage, targets={"host": host, "review": key})  # fmt: skip
 
 
 def _withdrawn(promotion: Promotion, host: str, standing: set[str]) -> dict[str, int]:

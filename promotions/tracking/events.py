@@ -75,10 +75,10 @@ def _on_review(payload: dict[str, Any], repository: str, catalog: Catalog) -> No
 
     review, pr = payload.get("review") or {}, payload.get("pull_request") or {}
     promotion = _promotion_for(repository, pr.get("number"))
-    if promotion is None or payload.get("action") != "submitted":
+    if promotion is None or payload.get("action") not in ("submitted", "dismissed"):
         return
     login = str((review.get("user") or {}).get("login", ""))
-    state = str(review.get("state", "")).upper()
+    state = "DISMISSED" if payload.get("action") == "dismissed" else str(review.get("state", "")).upper()
     row = (int(review.get("id") or 0), login, state, str(review.get("body") or ""), str(review.get("commit_id") or ""))
     reviews_mirror(promotion=promotion, reviews=[row], catalog=catalog)
 

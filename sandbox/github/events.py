@@ -23,12 +23,13 @@ def pull_request(backend: Backend, req: Request, repo: Repository, pr: PullReque
         backend.hooks.emit("pull_request", payload)
 
 
-def review_submitted(backend: Backend, req: Request, repo: Repository, pr: PullRequest, review: Review) -> None:
-    """`pull_request_review` event, action submitted."""
+def review_submitted(backend: Backend, req: Request, repo: Repository, pr: PullRequest, review: Review,
+                     action: str = "submitted") -> None:  # fmt: skip
+    """`pull_request_review` event, action submitted (or dismissed)."""
     if backend.hooks.wants("pull_request_review"):
         review_shown = review_json(req.urls, repo, pr, review)
         pull = detail(req.urls, repo, pr)
-        payload = _envelope(req, repo, action="submitted", review=review_shown, pull_request=pull)
+        payload = _envelope(req, repo, action=action, review=review_shown, pull_request=pull)
         backend.hooks.emit("pull_request_review", payload)
 
 

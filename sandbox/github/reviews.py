@@ -54,9 +54,27 @@ def get_review(backend: Backend, req: Request) -> Reply:
     return Reply(200, review_json(req.urls, repo, pr, found))
 
 
+def dismiss_review(backend: Backend, req: Request) -> Reply:
+    """`PUT /repos/{o}/{r}/pulls/{n}/reviews/{id}/dismissals` {message}: an approval or a change request
+    becomes DISMISSED (a comment cannot be dismissed, as on GitHub)."""
+    repo = backend.store.repo(req.params["owner"], req.params["repo"])
+    pr = backend.store.pull(repo, req.params["number"])
+    found = next((review for review in pr.reviews if str(review.id) == req.params["id"]), None)
+    if found is None:
+        raise not_found()
+    if not req.json_object().get("message"):
+        raise validation_failed(invalid_field("PullRequestReview", "message"), docs=DOCS)
+    if found.state not in ("APPROVED", "CHANGES_REQUESTED"):
+        raise unprocessable(f"Can not dismiss a {found.state.lower()} pull request review", docs=DOCS)
+    found.state = "DISMISSED"
+    events.review_submitted(backend, req, repo, pr, found, action="dismissed")
+    return Reply(200, review_json(req.urls, repo, pr, found))
+
+
 REVIEWS = "/repos/{owner}/{repo}/pulls/{number}/reviews"
 ROUTES = [
     route("GET", REVIEWS, list_reviews),
     route("POST", REVIEWS, create_review),
     route("GET", f"{REVIEWS}/{{id}}", get_review),
+    route("PUT", f"{REVIEWS}/{{id}}/dismissals", dismiss_review),
 ]
