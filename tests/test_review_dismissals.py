@@ -1,4 +1,4 @@
-"""A review dismissed on GitHub stops counting, whether the sweeper reads it or a webhook says so."""
+"""A review dismissed on GitHub or Gitea stops counting, whether the sweeper reads it or a webhook says so."""
 
 from __future__ import annotations
 
@@ -53,3 +53,26 @@ def test_a_dismissal_webhook_takes_the_approval_back(hooked, client, alice, bob)
         promotion.refresh_from_db()
         states.append(promotion.state)
     assert states == [State.APPROVED, State.PR_OPEN]
+
+
+def test_a_review_dismissed_on_gitea_no_longer_counts(write_catalog, monkeypatch, tmp_path, alice, bob):
+    from tests.hosts import GiteaHost, hosted_pipeline
+
+    host = GiteaHost(tmp_path / "gitea")
+    try:
+        path, _ = hosted_pipeline(host, write_catalog, monkeypatch)
+        Profile.objects.create(user=bob, gitea_username="bob")
+        promotion = run(promote(path, requested_by=alice))
+        host.approve(promotion.pull_request_number, "bob")
+        promotions_sweep()
+        promotion.refresh_from_db()
+        assert promotion.state == State.APPROVED
+        [review] = host._api("GET", f"/pulls/{promotion.pull_request_number}/reviews", "bob")
+        host._api("POST", f"/pulls/{promotion.pull_request_number}/reviews/{review['id']}/dismissals", "alice",
+                  json={"message": "approved the wrong pull request"})  # fmt: skip
+        promotions_sweep()
+        promotion.refresh_from_db()
+        assert promotion.state == State.PR_OPEN
+        assert AuditEvent.objects.filter(action="approval.gitea_dismissed").count() == 1
+    finally:
+        host.stop()

@@ -77,9 +77,22 @@ def get_review(backend: Backend, req: Request) -> Reply:
     return Reply(200, review_json(req.urls, backend.store, repo, pr, found))
 
 
+def dismiss_review(backend: Backend, req: Request) -> Reply:
+    """`POST /repos/{o}/{r}/pulls/{index}/reviews/{id}/dismissals` {message} → 200: the review stays
+    listed, with `dismissed: true`, and no longer counts towards the approvals a merge needs."""
+    repo = backend.store.repo(req.params["owner"], req.params["repo"])
+    pr = refresh(repo, backend.store.pull(repo, req.params["index"]))
+    found = next((r for r in pr.reviews if str(r.id) == req.params["id"]), None)
+    if found is None or found.state == "PENDING":
+        raise not_found()
+    found.dismissed = True
+    return Reply(200, review_json(req.urls, backend.store, repo, pr, found))
+
+
 REVIEWS = "/repos/{owner}/{repo}/pulls/{index}/reviews"
 ROUTES = [
     route("GET", REVIEWS, list_reviews),
     route("POST", REVIEWS, create_review),
     route("GET", f"{REVIEWS}/{{id}}", get_review),
+    route("POST", f"{REVIEWS}/{{id}}/dismissals", dismiss_review),
 ]
